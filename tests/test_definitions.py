@@ -1,0 +1,47 @@
+import dagster as dg
+
+from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
+from xrep_assets.checkpoints.sensors import catalog_checkpoints_sensor
+from xrep_assets.definitions import defs
+from xrep_assets.profiles import PROFILES
+from xrep_assets.resources import StudySettings
+from xrep_assets.study import CORPORA, LANGUAGE_PAIRS, TASK_KEYS
+
+
+def test_definitions_load_and_validate():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_the_graph_runs_from_corpora_to_the_comparison():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {
+        "raw_bitext", "cleaned_bitext", "joint_tokenizer", "checkpoint", "task_scores",
+        "score_warehouse", "cross_lingual_comparison",
+    }
+    upstream = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
+    assert upstream["cleaned_bitext"] == {"raw_bitext"}
+    assert upstream["joint_tokenizer"] == {"cleaned_bitext"}
+    assert upstream["checkpoint"] == {"joint_tokenizer"}
+    assert upstream["task_scores"] == {"checkpoint"}
+    assert upstream["cross_lingual_comparison"] == {"score_warehouse"}
+
+
+def test_partitions_come_from_the_catalog():
+    corpus_partitions = defs.resolve_assets_def("cleaned_bitext").partitions_def
+    assert len(corpus_partitions.get_partition_keys()) == len(CORPORA) * len(LANGUAGE_PAIRS) == 30
+    scores = defs.resolve_assets_def("task_scores").partitions_def
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mlm"])
+    keys = scores.get_partition_keys(dynamic_partitions_store=instance)
+    assert sorted(k.keys_by_dimension["task"] for k in keys) == sorted(TASK_KEYS)
+
+
+def test_sensor_adds_the_profiles_checkpoints_once():
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(instance=instance, resources={"study": StudySettings(profile="tiny")})
+    result = catalog_checkpoints_sensor(context)
+    [request] = result.dynamic_partitions_requests
+    assert list(request.partition_keys) == list(PROFILES["tiny"].checkpoints)
+    instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, list(request.partition_keys))
+    assert isinstance(catalog_checkpoints_sensor(context), dg.SkipReason)

@@ -1,0 +1,299 @@
+"""Task-file readers: every XGLUE format on tiny hand-made files, the error cases, and the real samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xrep_assets.errors import TaskDataError
+from xrep_assets.evaluation.loaders import (
+    SentenceExamples,
+    TaggedSentences,
+    load_task_split,
+    read_conll_ner,
+    read_conllu,
+    task_file,
+)
+from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="shared sample data (../shared/data) not present")
+
+
+def write_task_file(root: Path, task_key: str, lang: str, split: str, text: str | bytes) -> Path:
+    path = task_file(root, task_key, lang, split)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    path.write_bytes(text)
+    return path
+
+
+def rows(examples: SentenceExamples) -> list[tuple]:
+    return examples.frame.rows()
+
+
+# --------------------------------------------------------------------------------------------------
+# Layout
+
+
+@pytest.mark.parametrize(
+    ("task_key", "lang", "split", "relative"),
+    [
+        ("NER", "en", "train", "NER/en.train"),
+        ("NER", "de", "dev", "NER/de.dev"),
+        ("POS", "zh", "test", "POS/zh.test"),
+        ("NC", "fr", "dev", "NC/xglue.nc.fr.dev"),
+        ("QADSM", "en", "train", "QADSM/xglue.qadsm.en.train"),
+        ("WPR", "it", "test", "WPR/xglue.wpr.it.test"),
+        ("QAM", "de", "test", "QAM/xglue.qam.de.test"),
+        ("XNLI", "en", "train", "XNLI/multinli.train.en.tsv"),
+        ("XNLI", "sw", "dev", "XNLI/sw.dev"),
+        ("PAWS-X", "en", "train", "PAWSX/en/train.tsv"),
+        ("PAWS-X", "de", "dev", "PAWSX/de/dev_2k.tsv"),
+        ("PAWS-X", "fr", "test", "PAWSX/fr/test_2k.tsv"),
+    ],
+)
+def test_task_file_follows_the_official_archive(task_key, lang, split, relative):
+    assert task_file(Path("/x"), task_key, lang, split) == Path("/x") / relative
+
+
+def test_task_file_rejects_languages_and_splits_xglue_does_not_have():
+    with pytest.raises(ValueError):
+        task_file(Path("/x"), "NER", "de", "train")  # English-only training data
+    with pytest.raises(ValueError):
+        task_file(Path("/x"), "QAM", "es", "dev")  # QAM has en, de, fr
+    with pytest.raises(ValueError):
+        task_file(Path("/x"), "QAM", "de", "valid")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------
+# Sentence, pair and ranking tasks
+
+
+def test_nc_title_body_category(tmp_path):
+    write_task_file(tmp_path, "NC", "de", "dev", "Titel eins\tKörper \"eins\"\tsports\nZwei\tKörper zwei\tnews")
+    examples = load_task_split(tmp_path, "NC", "de", "dev")
+    assert isinstance(examples, SentenceExamples) and len(examples) == 2
+    # no final newline, a quoted field kept verbatim, groups are row indices
+    assert rows(examples) == [("Titel eins", 'Körper "eins"', "sports", 0), ("Zwei", "Körper zwei", "news", 1)]
+
+
+def test_xnli_dev_and_train_with_header_and_alias(tmp_path):
+    write_task_file(tmp_path, "XNLI", "de", "dev", "P1\tH1\tneutral\nP1\tH2\tentailment\n\n")
+    assert rows(load_task_split(tmp_path, "XNLI", "de", "dev")) == [
+        ("P1", "H1", "neutral", 0),
+        ("P1", "H2", "entailment", 1),
+    ]
+    # XNLI-MT's English train file has a header and spells contradiction "contradictory"
+    write_task_file(tmp_path, "XNLI", "en", "train", "premise\thypo\tlabel\nA\tB\tcontradictory\r\n")
+    assert rows(load_task_split(tmp_path, "XNLI", "en", "train")) == [("A", "B", "contradiction", 0)]
+
+
+def test_pawsx_skips_its_header_and_the_id(tmp_path):
+    write_task_file(tmp_path, "PAWS-X", "de", "dev", "id\tsentence1\tsentence2\tlabel\n4\tS1\tS2\t1\n6\tT1\tT2\t0\n")
+    assert rows(load_task_split(tmp_path, "PAWS-X", "de", "dev")) == [("S1", "S2", "1", 0), ("T1", "T2", "0", 1)]
+
+
+def test_qam_question_passage_label(tmp_path):
+    write_task_file(tmp_path, "QAM", "fr", "dev", "quoi ?\tun passage\t0\n")
+    assert rows(load_task_split(tmp_path, "QAM", "fr", "dev")) == [("quoi ?", "un passage", "0", 0)]
+
+
+def test_qadsm_joins_ad_title_and_description(tmp_path):
+    write_task_file(tmp_path, "QADSM", "de", "dev", "fast\tFasten Insel\tWandern - Yoga\tGood\n")
+    assert rows(load_task_split(tmp_path, "QADSM", "de", "dev")) == [("fast", "Fasten Insel Wandern - Yoga", "Good", 0)]
+
+
+def test_wpr_groups_runs_of_the_same_query(tmp_path):
+    lines = ["q1\tt1\ts1\t4", "q1\tt2\ts2\t0", "q2\tt3\ts3\t2", "q1\tt4\ts4\t1"]
+    write_task_file(tmp_path, "WPR", "zh", "dev", "\n".join(lines) + "\n")
+    # q1 coming back after q2 is a new query (group 2), as in XGLUE's evaluator
+    assert rows(load_task_split(tmp_path, "WPR", "zh", "dev")) == [
+        ("q1", "t1 s1", "4", 0),
+        ("q1", "t2 s2", "0", 0),
+        ("q2", "t3 s3", "2", 1),
+        ("q1", "t4 s4", "1", 2),
+    ]
+
+
+def test_fields_keep_unicode_and_lone_carriage_returns(tmp_path):
+    # only \n ends a line; U+2028 and a lone \r are text
+    write_task_file(tmp_path, "QAM", "de", "dev", "Frage\u2028zwei\tAnt\rwort ü 中文\t1\n")
+    assert rows(load_task_split(tmp_path, "QAM", "de", "dev")) == [("Frage\u2028zwei", "Ant\rwort ü 中文", "1", 0)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Tagging tasks
+
+
+def test_ner_and_pos_files(tmp_path):
+    write_task_file(tmp_path, "NER", "de", "dev", "NORDEND I-LOC\n. O\n\nEinen O\nTest O\n\n\n")
+    ner = load_task_split(tmp_path, "NER", "de", "dev")
+    assert isinstance(ner, TaggedSentences)
+    assert ner.tokens == [["NORDEND", "."], ["Einen", "Test"]]
+    assert ner.tags == [["I-LOC", "O"], ["O", "O"]]
+    # the last sentence without a final newline; a Vietnamese-style word with a space stays whole
+    write_task_file(tmp_path, "POS", "vi", "dev", "công ty NOUN\r\nlớn ADJ")
+    pos = load_task_split(tmp_path, "POS", "vi", "dev")
+    assert (pos.tokens, pos.tags, len(pos), pos.num_tokens) == ([["công ty", "lớn"]], [["NOUN", "ADJ"]], 1, 2)
+
+
+def test_conllu_takes_upos_of_syntactic_words(tmp_path):
+    path = tmp_path / "x.conllu"
+    path.write_text(
+        "# sent_id = 1\n# text = Im Haus.\n"
+        "1-2\tIm\t_\t_\t_\t_\t_\t_\t_\t_\n"
+        "1\tIn\tin\tADP\t_\t_\t3\tcase\t_\t_\n"
+        "2\tdem\tder\tDET\t_\t_\t3\tdet\t_\t_\n"
+        "3\tHaus\tHaus\tNOUN\t_\t_\t0\troot\t_\t_\n"
+        "3.1\tist\tsein\tAUX\t_\t_\t_\t_\t0:root\t_\n"
+        "4\t.\t.\tPUNCT\t_\t_\t3\tpunct\t_\t_\n\n"
+        "1\tJa\tja\tINTJ\t_\t_\t0\troot\t_\t_\n",
+        encoding="utf-8",
+    )
+    sentences = read_conllu(path)
+    assert sentences.tokens == [["In", "dem", "Haus", "."], ["Ja"]]
+    assert sentences.tags == [["ADP", "DET", "NOUN", "PUNCT"], ["INTJ"]]
+
+
+def test_conll_ner_skips_docstart(tmp_path):
+    path = tmp_path / "dev.txt"
+    path.write_text("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n-DOCSTART- -X- -X- O\n\nPeter NNP B-NP B-PER\n")
+    sentences = read_conll_ner(path)
+    assert sentences.tokens == [["EU", "rejects"], ["Peter"]]
+    assert sentences.tags == [["B-ORG", "O"], ["B-PER"]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+
+
+def test_wrong_column_count_names_file_and_line(tmp_path):
+    path = write_task_file(tmp_path, "QAM", "de", "dev", "q\tp\t1\nq\tp\n")
+    with pytest.raises(TaskDataError) as caught:
+        load_task_split(tmp_path, "QAM", "de", "dev")
+    assert caught.value.line == 2
+    assert f"{path}:2" in str(caught.value) and "xglue.qam.de.dev" in str(caught.value)
+    assert "'q\\tp'" in str(caught.value)  # the offending content
+
+
+def test_unknown_labels_are_errors(tmp_path):
+    write_task_file(tmp_path, "XNLI", "de", "dev", "P\tH\tneutral\nP\tH\tmaybe\n")
+    with pytest.raises(TaskDataError, match=r"de\.dev:2: unknown label 'maybe'"):
+        load_task_split(tmp_path, "XNLI", "de", "dev")
+    write_task_file(tmp_path, "WPR", "de", "dev", "q\tt\ts\t5\n")
+    with pytest.raises(TaskDataError, match="unknown label '5'"):
+        load_task_split(tmp_path, "WPR", "de", "dev")
+    write_task_file(tmp_path, "POS", "de", "dev", "Haus NOUN\nder ART\n")
+    with pytest.raises(TaskDataError, match=r"de\.dev:2: unknown tag 'ART'"):
+        load_task_split(tmp_path, "POS", "de", "dev")
+
+
+def test_empty_fields_blank_lines_and_headers_are_errors(tmp_path):
+    write_task_file(tmp_path, "QADSM", "de", "dev", "q\t\tdesc\tBad\n")
+    with pytest.raises(TaskDataError, match=r":1: empty field 'ad_title'"):
+        load_task_split(tmp_path, "QADSM", "de", "dev")
+    write_task_file(tmp_path, "NC", "de", "dev", "a\tb\tnews\n\nc\td\tnews\n")
+    with pytest.raises(TaskDataError, match=r":2: blank line"):
+        load_task_split(tmp_path, "NC", "de", "dev")
+    write_task_file(tmp_path, "PAWS-X", "fr", "dev", "4\tS1\tS2\t1\n")
+    with pytest.raises(TaskDataError, match=r":1: expected the header"):
+        load_task_split(tmp_path, "PAWS-X", "fr", "dev")
+    write_task_file(tmp_path, "NER", "de", "dev", "Haus\n")
+    with pytest.raises(TaskDataError, match=r":1: expected 'word label'"):
+        load_task_split(tmp_path, "NER", "de", "dev")
+    write_task_file(tmp_path, "QAM", "de", "dev", b"q\tp\xff\t1\n")
+    with pytest.raises(TaskDataError, match=r":1: not UTF-8"):
+        load_task_split(tmp_path, "QAM", "de", "dev")
+
+
+def test_missing_file_has_no_line(tmp_path):
+    with pytest.raises(TaskDataError, match="missing") as caught:
+        load_task_split(tmp_path, "NC", "de", "test")
+    assert caught.value.line is None and caught.value.path.endswith("xglue.nc.de.test")
+
+
+def test_conllu_line_without_ten_columns(tmp_path):
+    path = tmp_path / "bad.conllu"
+    path.write_text("# c\n1\tHaus\tHaus\tNOUN\t_\t_\t0\troot\t_\n")
+    with pytest.raises(TaskDataError, match=r"bad\.conllu:2: expected 10"):
+        read_conllu(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Real samples (../shared/data; counts from its README)
+
+XGLUE = SHARED / "xglue" / "xglue_full_dataset"
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("task_key", "rows_expected", "label_counts"),
+    [
+        ("PAWS-X", 2000, {"0": 1169, "1": 831}),
+        ("XNLI", 2495, {"contradiction": 832, "entailment": 832, "neutral": 831}),
+        ("QADSM", 10000, {"Good": 5000, "Bad": 5000}),
+        ("QAM", 10000, {"0": 5000, "1": 5000}),
+        ("NC", 1000, {"news": 294, "foodanddrink": 2}),
+    ],
+)
+def test_real_german_dev_sets(task_key, rows_expected, label_counts):
+    examples = load_task_split(XGLUE, task_key, "de", "dev")
+    assert len(examples) == rows_expected
+    counts = dict(examples.frame["label"].value_counts().rows())
+    assert {label: counts[label] for label in label_counts} == label_counts
+
+
+@needs_shared
+def test_real_german_pawsx_majority_class_accuracy():
+    gold = load_task_split(XGLUE, "PAWS-X", "de", "dev").labels
+    assert accuracy(gold, ["0"] * len(gold)) == pytest.approx(1169 / 2000)
+
+
+@needs_shared
+def test_real_german_tagging_dev_sets():
+    pos = load_task_split(XGLUE, "POS", "de", "dev")
+    assert (len(pos), pos.num_tokens) == (799, 12486)
+    assert xglue_pos_value(pos.tags, pos.tags) == 1.0
+    ner = load_task_split(XGLUE, "NER", "de", "dev")
+    assert (len(ner), ner.num_tokens) == (2874, 51444)
+    assert sum(tag.startswith("B-") for tags in ner.tags for tag in tags) == 19  # IOB1: B- only between entities
+    assert ner_f1(ner.tags, ner.tags) == 1.0
+    assert ner_f1(ner.tags, [["O"] * len(tags) for tags in ner.tags]) == 0.0
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("relative", "sentences", "words"),
+    [
+        ("UD_Arabic-PUD/ar_pud-ud-test.conllu", 1000, 20747),
+        ("UD_Chinese-PUD/zh_pud-ud-test.conllu", 1000, 21415),
+        ("UD_English-PUD/en_pud-ud-test.conllu", 1000, 21180),
+        ("UD_French-PUD/fr_pud-ud-test.conllu", 1000, 24726),
+        ("UD_German-PUD/de_pud-ud-test.conllu", 1000, 21332),
+        ("UD_Russian-PUD/ru_pud-ud-test.conllu", 1000, 19355),
+        ("UD_Spanish-PUD/es_pud-ud-test.conllu", 1000, 23283),
+        ("UD_English-EWT/en_ewt-ud-dev.conllu", 2001, 25147),
+        ("UD_German-GSD/de_gsd-ud-test.conllu", 977, 16499),
+    ],
+)
+def test_real_conllu_files(relative, sentences, words):
+    treebank = read_conllu(SHARED / "ud" / relative)
+    assert (len(treebank), treebank.num_tokens) == (sentences, words)
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("relative", "sentences", "tokens"),
+    [
+        ("conll2003/en/dev.txt", 3250, 51362),
+        ("conll2003/en/test.txt", 3453, 46435),
+        ("conll2002/esp.testa", 1915, 52923),
+        ("conll2002/ned.testa", 2895, 37687),
+    ],
+)
+def test_real_conll_ner_files(relative, sentences, tokens):
+    corpus = read_conll_ner(SHARED / "ner" / relative)
+    assert (len(corpus), corpus.num_tokens) == (sentences, tokens)

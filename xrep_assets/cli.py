@@ -1,0 +1,78 @@
+"""`xrep`: run the whole study through Dagster, print the comparison, query the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from xrep_assets.paths import default_dagster_home, default_warehouse_path
+from xrep_assets.profiles import PROFILE_ENV_VAR, PROFILES, profile_name_from_env
+
+
+def _prepare_environment(profile: str | None) -> None:
+    """DAGSTER_HOME defaults to `var/dagster_home` so `dagster dev` shows the runs afterwards."""
+    os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home()))
+    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    if profile:
+        os.environ[PROFILE_ENV_VAR] = profile
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    _prepare_environment(args.profile)
+    from xrep_assets.orchestration import run_study  # imports Dagster and the definitions
+
+    start = time.perf_counter()
+    run_study(profile_name_from_env(), log=lambda msg: print(msg, flush=True))
+    print(f"\nstudy finished in {time.perf_counter() - start:.0f} s\n", flush=True)
+    return cmd_report(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from xrep_assets.markdown import markdown_table
+    from xrep_assets.warehouse.resources import DuckDBWarehouse
+
+    table = DuckDBWarehouse(path=str(default_warehouse_path())).query("SELECT * FROM comparison")
+    if getattr(args, "format", "markdown") == "csv":
+        sys.stdout.write(table.write_csv())
+    else:
+        print(markdown_table(table))
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from xrep_assets.markdown import markdown_table
+    from xrep_assets.warehouse.resources import DuckDBWarehouse
+
+    print(markdown_table(DuckDBWarehouse(path=str(default_warehouse_path())).query(args.query), float_precision=4))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xrep", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    study = commands.add_parser("study", help="materialize the whole study, then print the comparison")
+    study.add_argument("--profile", choices=sorted(PROFILES), help=f"default: ${PROFILE_ENV_VAR} or tiny")
+    study.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    study.set_defaults(func=cmd_study)
+
+    report = commands.add_parser("report", help="print the cross-lingual comparison from DuckDB")
+    report.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    report.set_defaults(func=cmd_report)
+
+    sql = commands.add_parser("sql", help="run a SQL query against the warehouse")
+    sql.add_argument("query")
+    sql.set_defaults(func=cmd_sql)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

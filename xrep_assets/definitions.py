@@ -1,0 +1,46 @@
+"""The xrep code location: every asset of the study, its jobs, sensors and resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from xrep_assets.checkpoints.assets import checkpoint
+from xrep_assets.checkpoints.partitions import checkpoint_partitions
+from xrep_assets.checkpoints.resources import HubSource
+from xrep_assets.checkpoints.sensors import catalog_checkpoints_sensor
+from xrep_assets.corpora.assets import cleaned_bitext, raw_bitext
+from xrep_assets.corpora.partitions import corpus_pair_partitions
+from xrep_assets.corpora.resources import OpusSource
+from xrep_assets.evaluation.assets import task_scores
+from xrep_assets.evaluation.partitions import score_partitions
+from xrep_assets.paths import default_artifacts_dir, default_warehouse_path
+from xrep_assets.resources import ArtifactStore, default_study_settings
+from xrep_assets.tokenizers.assets import joint_tokenizer
+from xrep_assets.warehouse.assets import cross_lingual_comparison, score_warehouse
+from xrep_assets.warehouse.resources import DuckDBWarehouse
+
+# One job per stage of the study, in dependency order: `xrep study` runs them partition by partition.
+corpora_job = dg.define_asset_job("corpora_job", selection=[raw_bitext, cleaned_bitext], partitions_def=corpus_pair_partitions)
+tokenizer_job = dg.define_asset_job("tokenizer_job", selection=[joint_tokenizer])
+checkpoint_job = dg.define_asset_job("checkpoint_job", selection=[checkpoint], partitions_def=checkpoint_partitions)
+scores_job = dg.define_asset_job("scores_job", selection=[task_scores], partitions_def=score_partitions)
+comparison_job = dg.define_asset_job("comparison_job", selection=[score_warehouse, cross_lingual_comparison])
+STUDY_JOBS = (corpora_job, tokenizer_job, checkpoint_job, scores_job, comparison_job)
+
+
+def default_resources() -> dict[str, object]:
+    return {
+        "study": default_study_settings(),
+        "artifacts": ArtifactStore(root=str(default_artifacts_dir())),
+        "opus": OpusSource(cache_dir=str(default_artifacts_dir() / "opus_cache")),
+        "hub": HubSource(local_dir=dg.EnvVar("XREP_HUB_DIR").get_value()),
+        "warehouse": DuckDBWarehouse(path=str(default_warehouse_path())),
+    }
+
+
+defs = dg.Definitions(
+    assets=[raw_bitext, cleaned_bitext, joint_tokenizer, checkpoint, task_scores, score_warehouse, cross_lingual_comparison],
+    jobs=list(STUDY_JOBS),
+    sensors=[catalog_checkpoints_sensor],
+    resources=default_resources(),
+)

@@ -1,0 +1,28 @@
+"""The project's error types. Each domain raises its own subclass, naming the file, line and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class XrepError(Exception):
+    """Base of every error xrep raises on purpose."""
+
+
+class InputFileError(XrepError):
+    """A file the platform reads is malformed: says which file, which line, and what is wrong."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str):
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class CorpusFormatError(InputFileError):
+    """A corpus file (Moses zip, TMX) is malformed."""
+
+
+class TaskDataError(InputFileError):
+    """A task file (XGLUE, CoNLL, CoNLL-U) is malformed."""

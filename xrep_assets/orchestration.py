@@ -1,0 +1,53 @@
+"""Runs the whole study through Dagster, stage by stage and partition by partition, so every run is
+recorded in the instance (`dagster asset materialize --select '*'` refuses partitioned graphs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dagster as dg
+
+from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
+from xrep_assets.corpora.partitions import corpus_pair_key
+from xrep_assets.definitions import checkpoint_job, comparison_job, corpora_job, defs, scores_job, tokenizer_job
+from xrep_assets.evaluation.partitions import score_key
+from xrep_assets.profiles import resolve_profile
+from xrep_assets.study import CORPORA, TASK_KEYS
+
+
+class StudyRunFailed(RuntimeError):
+    pass
+
+
+def run_study(
+    profile_name: str, instance: dg.DagsterInstance | None = None, log: Callable[[str], None] = print
+) -> None:
+    """Materializes corpora -> tokenizer -> checkpoints -> scores -> comparison for the profile."""
+    profile = resolve_profile(profile_name)
+    instance = instance or dg.DagsterInstance.get()
+    run_config = {"resources": {"study": {"config": {"profile": profile.name}}}}
+
+    existing = set(instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
+    new = [key for key in profile.checkpoints if key not in existing]
+    if new:
+        instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, new)
+
+    def run(job: dg.UnresolvedAssetJobDefinition, partition_key: str | None = None) -> None:
+        label = f"{job.name}[{partition_key}]" if partition_key else job.name
+        log(f"-> {label}")
+        result = defs.resolve_job_def(job.name).execute_in_process(
+            run_config=run_config, instance=instance, partition_key=partition_key, raise_on_error=False
+        )
+        if not result.success:
+            raise StudyRunFailed(f"{label} failed (run {result.run_id}); see `dagster dev` for its logs")
+
+    for corpus in CORPORA.values():
+        for pair in profile.pairs:
+            run(corpora_job, corpus_pair_key(corpus, pair))
+    run(tokenizer_job)
+    for key in profile.checkpoints:
+        run(checkpoint_job, key)
+    for key in profile.checkpoints:
+        for task in TASK_KEYS:
+            run(scores_job, score_key(key, task))
+    run(comparison_job)

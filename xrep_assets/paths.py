@@ -1,0 +1,26 @@
+"""Where xrep keeps its state by default: one git-ignored folder `var/` inside the repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = REPO_ROOT / "sql"
+
+
+def xrep_home() -> Path:
+    """Root of artifacts, the warehouse and the Dagster instance (`XREP_HOME`, default `var/`)."""
+    return Path(os.environ.get("XREP_HOME", REPO_ROOT / "var")).resolve()
+
+
+def default_dagster_home() -> Path:
+    return xrep_home() / "dagster_home"
+
+
+def default_artifacts_dir() -> Path:
+    return xrep_home() / "artifacts"
+
+
+def default_warehouse_path() -> Path:
+    return xrep_home() / "warehouse.duckdb"

@@ -1,0 +1,105 @@
+"""The two study profiles. A profile changes sizes and sources, never code paths.
+
+`tiny` runs the whole study on a laptop CPU in minutes on the shipped fixtures; `paper` uses the OPUS
+downloads, the official XGLUE archive and the study's model sizes. One setting selects it: the
+`XREP_PROFILE` environment variable, or the `profile` field of the `study` resource in run config.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
+from xrep_assets.study import ENGLISH_PAIRS, HUB_CHECKPOINTS, LANGUAGE_PAIRS, OBJECTIVES, LanguagePair
+
+PROFILE_ENV_VAR = "XREP_PROFILE"
+DEFAULT_PROFILE = "tiny"
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """One transformer stack; two-stack models use it for encoder and decoder alike."""
+
+    layers: int
+    hidden: int
+    heads: int
+    ffn: int
+    max_positions: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    pairs: tuple[LanguagePair, ...]
+    # A folder in OPUS's own layout; None downloads from OPUS.
+    opus_mirror: Path | None
+    # The unpacked `xglue_full_dataset` folder (the official archive sits behind XGLUE's terms).
+    xglue_dir: Path | None
+    tokenizer_vocab_size: int
+    tokenizer_sample_alpha: float  # exponent of the temperature sampling across languages (XLM: 0.3)
+    model_size: ModelSize
+    train_steps: int
+    batch_size: int
+    max_length: int
+    learning_rate: float
+    warmup_steps: int
+    checkpoints: tuple[str, ...]  # partitions of the checkpoint asset that `xrep study` evaluates
+    eval_seeds: tuple[int, ...]
+    device: str
+
+
+PROFILES: dict[str, Profile] = {
+    "tiny": Profile(
+        name="tiny",
+        pairs=ENGLISH_PAIRS,
+        opus_mirror=OPUS_MIRROR,
+        xglue_dir=XGLUE_DIR,
+        tokenizer_vocab_size=2000,
+        tokenizer_sample_alpha=0.3,
+        model_size=ModelSize(layers=2, hidden=64, heads=2, ffn=256, max_positions=128),
+        train_steps=400,
+        batch_size=32,
+        max_length=64,
+        learning_rate=1e-3,
+        warmup_steps=40,
+        checkpoints=("mlm", "clm"),
+        eval_seeds=(0,),
+        device="cpu",
+    ),
+    "paper": Profile(
+        name="paper",
+        pairs=LANGUAGE_PAIRS,
+        opus_mirror=None,
+        xglue_dir=None,  # set XREP_XGLUE_DIR to the unpacked official archive
+        tokenizer_vocab_size=100_000,
+        tokenizer_sample_alpha=0.3,
+        # The study's single-stack size: 12 layers, d=512, 8 heads, FFN 2048.
+        model_size=ModelSize(layers=12, hidden=512, heads=8, ffn=2048, max_positions=512),
+        train_steps=600_000,
+        batch_size=256,
+        max_length=256,
+        learning_rate=1e-4,
+        warmup_steps=10_000,
+        checkpoints=tuple(OBJECTIVES) + tuple(HUB_CHECKPOINTS),
+        eval_seeds=(0, 1, 2),
+        device="cuda",
+    ),
+}
+
+
+def profile_name_from_env() -> str:
+    return os.environ.get(PROFILE_ENV_VAR, DEFAULT_PROFILE)
+
+
+def resolve_profile(name: str, opus_mirror: str | None = None, xglue_dir: str | None = None) -> Profile:
+    """The named profile with optional source overrides (e.g. a local OPUS mirror for `paper`)."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    profile = PROFILES[name]
+    if opus_mirror:
+        profile = replace(profile, opus_mirror=Path(opus_mirror))
+    if xglue_dir:
+        profile = replace(profile, xglue_dir=Path(xglue_dir))
+    return profile

@@ -1,0 +1,198 @@
+"""The study's catalog: languages, corpora, language pairs, objectives, hub checkpoints and tasks.
+
+Everything else in xrep reads these declarations; nothing repeats them. Adding a task, a corpus or a
+checkpoint is one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Literal
+
+# --------------------------------------------------------------------------------------------------
+# Languages
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # ISO 639-1, as XGLUE names its files
+    name: str
+    script: Literal["Arabic", "Han", "Latin", "Cyrillic", "Greek", "Devanagari", "Thai"]
+    # Chinese and Thai are written without spaces: lengths are counted in characters there.
+    space_delimited: bool = True
+
+
+LANGUAGES: dict[str, Language] = {
+    lang.code: lang
+    for lang in [
+        # the study's six pretraining languages (the UN languages)
+        Language("ar", "Arabic", "Arabic"),
+        Language("zh", "Chinese", "Han", space_delimited=False),
+        Language("en", "English", "Latin"),
+        Language("fr", "French", "Latin"),
+        Language("ru", "Russian", "Cyrillic"),
+        Language("es", "Spanish", "Latin"),
+        # the other XGLUE test languages: evaluated zero-shot, never seen in pretraining
+        Language("bg", "Bulgarian", "Cyrillic"),
+        Language("de", "German", "Latin"),
+        Language("el", "Greek", "Greek"),
+        Language("hi", "Hindi", "Devanagari"),
+        Language("it", "Italian", "Latin"),
+        Language("nl", "Dutch", "Latin"),
+        Language("pl", "Polish", "Latin"),
+        Language("pt", "Portuguese", "Latin"),
+        Language("sw", "Swahili", "Latin"),
+        Language("th", "Thai", "Thai", space_delimited=False),
+        Language("tr", "Turkish", "Latin"),
+        Language("ur", "Urdu", "Arabic"),
+        Language("vi", "Vietnamese", "Latin"),
+    ]
+}
+
+PRETRAINING_LANGUAGES: tuple[str, ...] = ("ar", "zh", "en", "fr", "ru", "es")
+SOURCE_LANGUAGE = "en"  # fine-tuning language; every other language is zero-shot
+
+# --------------------------------------------------------------------------------------------------
+# Corpora and language pairs
+
+
+@dataclass(frozen=True)
+class Corpus:
+    key: str  # partition key
+    opus_name: str  # name on OPUS (URL path and file prefix)
+    version: str
+    # OPUS names some languages differently from the study (OpenSubtitles has zh_cn, not zh).
+    opus_codes: tuple[tuple[str, str], ...] = ()
+    has_document_ids: bool = False  # OpenSubtitles Moses zips carry an .ids member, UNPC's do not
+
+    def opus_code(self, lang: str) -> str:
+        return dict(self.opus_codes).get(lang, lang)
+
+    def opus_pair(self, pair: "LanguagePair") -> tuple[str, str]:
+        """The pair as OPUS names its files: both codes mapped, in alphabetical order."""
+        return tuple(sorted((self.opus_code(pair.l1), self.opus_code(pair.l2))))  # type: ignore[return-value]
+
+
+CORPORA: dict[str, Corpus] = {
+    c.key: c
+    for c in [
+        Corpus("unpc", "UNPC", "v1.0"),
+        Corpus("opensubtitles", "OpenSubtitles", "v2018", opus_codes=(("zh", "zh_cn"),), has_document_ids=True),
+    ]
+}
+
+
+@dataclass(frozen=True, order=True)
+class LanguagePair:
+    l1: str
+    l2: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.l1}-{self.l2}"
+
+    @classmethod
+    def parse(cls, key: str) -> "LanguagePair":
+        l1, l2 = key.split("-")
+        return cls(l1, l2)
+
+
+# All 15 pairs of the six languages, each in alphabetical order (as OPUS names them).
+LANGUAGE_PAIRS: tuple[LanguagePair, ...] = tuple(
+    LanguagePair(*sorted(p)) for p in combinations(PRETRAINING_LANGUAGES, 2)
+)
+ENGLISH_PAIRS: tuple[LanguagePair, ...] = tuple(p for p in LANGUAGE_PAIRS if SOURCE_LANGUAGE in (p.l1, p.l2))
+
+# --------------------------------------------------------------------------------------------------
+# Pretraining objectives (models the study trains itself)
+
+Family = Literal["bert", "xlm-roberta", "gpt2", "bart", "mbart", "m2m100", "marian"]
+
+
+@dataclass(frozen=True)
+class Objective:
+    key: str  # also the checkpoint partition key of the model trained with it
+    name: str
+    family: Family
+    data: Literal["monolingual", "bitext"]
+    role: Literal["LM", "MT"]
+
+
+OBJECTIVES: dict[str, Objective] = {
+    o.key: o
+    for o in [
+        Objective("mlm", "Masked language modelling (BERT)", "bert", "monolingual", "LM"),
+        Objective("clm", "Causal language modelling (GPT-2)", "gpt2", "monolingual", "LM"),
+        Objective("tlm", "Translation language modelling (GPT-2 on concatenated pairs)", "gpt2", "bitext", "LM"),
+        Objective("bart-denoising", "Denoising sequence-to-sequence (BART)", "bart", "monolingual", "LM"),
+        Objective("mt-transformer", "Machine translation (Transformer encoder-decoder)", "marian", "bitext", "MT"),
+        Objective("mt-bart", "Machine translation (BART)", "bart", "bitext", "MT"),
+    ]
+}
+
+# --------------------------------------------------------------------------------------------------
+# Public hub checkpoints
+
+
+@dataclass(frozen=True)
+class HubCheckpoint:
+    key: str  # checkpoint partition key
+    repo_id: str
+    revision: str  # a commit sha pins it; "main" until the registry issue pins every entry
+    family: Family
+    # LM: language-model pretraining; MT: trained for translation; CP: an LM continued on MT.
+    role: Literal["LM", "MT", "CP"]
+    lang_codes: Literal["iso", "mbart", "nllb"]
+    label: str  # row label as in the study's table
+
+
+HUB_CHECKPOINTS: dict[str, HubCheckpoint] = {
+    h.key: h
+    for h in [
+        HubCheckpoint("mbert", "google-bert/bert-base-multilingual-cased", "main", "bert", "LM", "iso", "mBERT"),
+        HubCheckpoint("xlmr-base", "FacebookAI/xlm-roberta-base", "main", "xlm-roberta", "LM", "iso", "XLM-R"),
+        HubCheckpoint("mbart-cc25", "facebook/mbart-large-cc25", "main", "mbart", "LM", "mbart", "mBART"),
+        HubCheckpoint("mbart-50", "facebook/mbart-large-50", "main", "mbart", "LM", "mbart", "mBART-50"),
+        HubCheckpoint("nllb-600m", "facebook/nllb-200-distilled-600M", "main", "m2m100", "MT", "nllb", "NLLB 600M"),
+        HubCheckpoint("mbart-50-m2o", "facebook/mbart-large-50-many-to-one-mmt", "main", "mbart", "CP", "mbart", "mBART m2o"),
+        HubCheckpoint("mbart-50-o2m", "facebook/mbart-large-50-one-to-many-mmt", "main", "mbart", "CP", "mbart", "mBART o2m"),
+        HubCheckpoint("mbart-50-m2m", "facebook/mbart-large-50-many-to-many-mmt", "main", "mbart", "CP", "mbart", "mBART m2m"),
+    ]
+}
+
+# --------------------------------------------------------------------------------------------------
+# XGLUE understanding tasks
+
+Head = Literal["sentence", "pair", "ranking", "tagging"]
+Metric = Literal["accuracy", "ndcg", "f1"]
+
+
+@dataclass(frozen=True)
+class Task:
+    key: str  # partition key and column name in the comparison
+    name: str
+    head: Head
+    metric: Metric
+    languages: tuple[str, ...]  # English first; the others are evaluated zero-shot
+    data_dir: str  # folder inside xglue_full_dataset/
+
+
+TASKS: dict[str, Task] = {
+    t.key: t
+    for t in [
+        Task("NC", "News classification", "pair", "accuracy", ("en", "de", "es", "fr", "ru"), "NC"),
+        Task("XNLI", "Cross-lingual natural language inference", "pair", "accuracy",
+             ("en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"), "XNLI"),
+        Task("PAWS-X", "Paraphrase adversaries from word scrambling", "pair", "accuracy",
+             ("en", "de", "es", "fr"), "PAWSX"),
+        Task("QAM", "Question-answer matching", "pair", "accuracy", ("en", "de", "fr"), "QAM"),
+        Task("QADSM", "Query-ad matching", "pair", "accuracy", ("en", "de", "fr"), "QADSM"),
+        Task("WPR", "Web page ranking", "ranking", "ndcg", ("en", "de", "es", "fr", "it", "pt", "zh"), "WPR"),
+        Task("NER", "Named entity recognition", "tagging", "f1", ("en", "de", "es", "nl"), "NER"),
+        Task("POS", "Part-of-speech tagging", "tagging", "accuracy",
+             ("en", "ar", "bg", "de", "el", "es", "fr", "hi", "it", "nl", "pl", "pt", "ru", "th", "tr", "ur", "vi", "zh"),
+             "POS"),
+    ]
+}
+TASK_KEYS: tuple[str, ...] = tuple(TASKS)

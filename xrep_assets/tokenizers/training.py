@@ -1,0 +1,85 @@
+"""Joint sentencepiece unigram tokenizer over the pretraining languages, loadable by transformers."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import sentencepiece as spm
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaTokenizer
+
+from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES
+
+
+def language_tag(lang: str) -> str:
+    """The special token that marks a segment's language (TLM and MT inputs)."""
+    return f"<{lang}>"
+
+
+LANGUAGE_TAGS: tuple[str, ...] = tuple(language_tag(lang) for lang in PRETRAINING_LANGUAGES)
+
+
+def language_sample_sizes(line_counts: Mapping[str, int], alpha: float) -> dict[str, int]:
+    """Lines to draw per language so that low-resource languages are up-sampled (XLM, alpha=0.3).
+
+    q_l = p_l^alpha / sum_k p_k^alpha with p_l the language's share; the total stays the same.
+    """
+    total = sum(line_counts.values())
+    if total == 0:
+        return {lang: 0 for lang in line_counts}
+    weights = {lang: (n / total) ** alpha for lang, n in line_counts.items() if n > 0}
+    norm = sum(weights.values())
+    return {lang: round(total * weights.get(lang, 0.0) / norm) for lang in line_counts}
+
+
+def balanced_sample(texts_by_lang: Mapping[str, Sequence[str]], alpha: float, seed: int) -> list[str]:
+    """Temperature-sampled training lines: with replacement where a language needs more than it has."""
+    rng = random.Random(seed)
+    sizes = language_sample_sizes({lang: len(t) for lang, t in texts_by_lang.items()}, alpha)
+    lines: list[str] = []
+    for lang in sorted(texts_by_lang):
+        texts = list(texts_by_lang[lang])
+        k = sizes[lang]
+        lines += rng.sample(texts, k) if k <= len(texts) else rng.choices(texts, k=k)
+    rng.shuffle(lines)
+    return lines
+
+
+def train_joint_tokenizer(
+    texts_by_lang: Mapping[str, Sequence[str]], out_dir: Path, vocab_size: int, alpha: float, seed: int = 0
+) -> PreTrainedTokenizerBase:
+    """Trains the unigram model and saves it in transformers' format (AutoTokenizer loads `out_dir`)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    corpus = out_dir / "spm_input.txt"
+    corpus.write_text("\n".join(balanced_sample(texts_by_lang, alpha, seed)) + "\n", encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(out_dir / "sentencepiece.bpe"),  # the file name XLMRobertaTokenizer converts
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=0.9995,  # keeps rare Han characters out of <unk> without bloating the vocab
+        user_defined_symbols=list(LANGUAGE_TAGS),
+        hard_vocab_limit=False,  # the tiny corpora cannot fill every requested piece
+        num_threads=2,
+        minloglevel=2,
+    )
+    corpus.unlink()
+    # XLM-R's tokenizer class wraps a sentencepiece unigram model with <s>/</s>/<pad>/<mask>.
+    tokenizer = XLMRobertaTokenizer.from_pretrained(str(out_dir), additional_special_tokens=list(LANGUAGE_TAGS))
+    tokenizer.save_pretrained(str(out_dir))
+    return tokenizer
+
+
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def fertility(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], lang: str) -> float:
+    """Subwords per word (per character for languages written without spaces)."""
+    pieces = sum(len(tokenizer.tokenize(t)) for t in texts)
+    if LANGUAGES[lang].space_delimited:
+        units = sum(len(t.split()) for t in texts)
+    else:
+        units = sum(len("".join(t.split())) for t in texts)
+    return pieces / units if units else float("nan")
