@@ -3,6 +3,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
+# where `xrep study` records its runs, so that `make dev` shows them
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
 export XREP_PROFILE ?= tiny
 
@@ -17,7 +18,6 @@ $(BIN)/xrep: pyproject.toml
 setup: $(BIN)/xrep
 
 study: setup
-	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/xrep study
 
 report: setup
@@ -27,15 +27,15 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 dev: setup
-	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/xrep dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
 
 dg-dev: setup
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dg dev
+	$(BIN)/xrep dagster-home
+	. $(BIN)/activate && dg dev
 
 check: setup
-	$(BIN)/dg check defs
+	. $(BIN)/activate && dg check defs
 
 clean:
 	rm -rf var

@@ -8,14 +8,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from xrep_assets.paths import default_dagster_home, default_warehouse_path
+from xrep_assets.paths import default_warehouse_path, ensure_dagster_home
 from xrep_assets.profiles import PROFILE_ENV_VAR, PROFILES, profile_name_from_env
 
 
 def _prepare_environment(profile: str | None) -> None:
     """DAGSTER_HOME defaults to `var/dagster_home` so `dagster dev` shows the runs afterwards."""
-    os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home()))
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    ensure_dagster_home()
     if profile:
         os.environ[PROFILE_ENV_VAR] = profile
 
@@ -50,6 +49,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dagster_home(args: argparse.Namespace) -> int:
+    print(ensure_dagster_home())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xrep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="run a SQL query against the warehouse")
     sql.add_argument("query")
     sql.set_defaults(func=cmd_sql)
+    home = commands.add_parser("dagster-home", help="create $DAGSTER_HOME (default var/dagster_home) and print it")
+    home.set_defaults(func=cmd_dagster_home)
     return parser
 
 

@@ -25,7 +25,11 @@ def run_study(
     """Materializes corpora -> tokenizer -> checkpoints -> scores -> comparison for the profile."""
     profile = resolve_profile(profile_name)
     instance = instance or dg.DagsterInstance.get()
-    run_config = {"resources": {"study": {"config": {"profile": profile.name}}}}
+    run_config = {
+        "resources": {"study": {"config": {"profile": profile.name}}},
+        # INFO keeps training progress (loss, tokens/s) and drops Dagster's per-event DEBUG lines.
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
 
     existing = set(instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
     new = [key for key in profile.checkpoints if key not in existing]

@@ -24,3 +24,23 @@ def default_artifacts_dir() -> Path:
 
 def default_warehouse_path() -> Path:
     return xrep_home() / "warehouse.duckdb"
+
+
+# The warehouse pool admits one writer at a time (see warehouse/assets.py); telemetry stays off.
+DAGSTER_YAML = """\
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_dagster_home() -> Path:
+    """Creates `$DAGSTER_HOME` (default `var/dagster_home`) with xrep's instance settings."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    return home

@@ -1,0 +1,156 @@
+"""Asset-level tests: each node materialized with resources pointed at temporary folders."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from xrep_assets.checkpoints.assets import checkpoint
+from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
+from xrep_assets.checkpoints.resources import HubSource
+from xrep_assets.checkpoints.store import read_record
+from xrep_assets.corpora.assets import cleaned_bitext, raw_bitext
+from xrep_assets.corpora.cleaning import clean_bitext
+from xrep_assets.corpora.partitions import corpus_pair_key
+from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
+from xrep_assets.corpora.resources import OpusSource
+from xrep_assets.evaluation.assets import task_scores
+from xrep_assets.evaluation.loaders import load_task_split, task_file
+from xrep_assets.evaluation.partitions import score_key
+from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
+from xrep_assets.resources import ArtifactStore, StudySettings
+from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
+from xrep_assets.tokenizers.assets import joint_tokenizer
+from xrep_assets.tokenizers.training import LANGUAGE_TAGS, load_tokenizer
+from xrep_assets.warehouse.assets import cross_lingual_comparison, score_warehouse
+from xrep_assets.warehouse.resources import DuckDBWarehouse
+
+from conftest import SHARED_DATA, requires_shared
+
+
+def resources_for(root, opus_mirror=None):
+    return {
+        "study": StudySettings(profile="tiny", opus_mirror=opus_mirror),
+        "artifacts": ArtifactStore(root=str(root / "artifacts")),
+        "opus": OpusSource(cache_dir=str(root / "cache")),
+        "hub": HubSource(local_dir=str(root / "hub")),
+        "warehouse": DuckDBWarehouse(path=str(root / "warehouse.duckdb")),
+    }
+
+
+def metadata(result, asset):
+    return {k: v.value for k, v in result.asset_materializations_for_node(asset)[0].metadata.items()}
+
+
+@pytest.mark.parametrize("corpus", sorted(CORPORA))
+def test_cleaned_bitext_counts_what_each_filter_removed(tmp_path, corpus):
+    pair = LanguagePair("en", "fr")
+    result = dg.materialize_to_memory(
+        [raw_bitext, cleaned_bitext], resources=resources_for(tmp_path), partition_key=corpus_pair_key(CORPORA[corpus], pair)
+    )
+    raw = bitext_frame(read_moses_zip(
+        OPUS_MIRROR / CORPORA[corpus].opus_name / CORPORA[corpus].version / "moses" / "en-fr.txt.zip", CORPORA[corpus], pair
+    ))
+    expected_kept, expected_removed = clean_bitext(raw)
+    assert metadata(result, "raw_bitext")["rows"] == raw.height
+    meta = metadata(result, "cleaned_bitext")
+    assert meta["rows_in"] == raw.height
+    assert meta["rows_kept"] == expected_kept.height
+    assert {k.removeprefix("removed_"): v for k, v in meta.items() if k.startswith("removed_")} == expected_removed
+    written = pl.read_parquet(tmp_path / "artifacts" / "corpora" / "clean" / corpus / "en-fr.parquet")
+    assert written.equals(expected_kept)
+
+
+@requires_shared
+def test_raw_bitext_reads_the_real_opus_samples(tmp_path):
+    result = dg.materialize_to_memory(
+        [raw_bitext, cleaned_bitext],
+        resources=resources_for(tmp_path, opus_mirror=str(SHARED_DATA / "opus")),
+        partition_key=corpus_pair_key(CORPORA["unpc"], LanguagePair("en", "fr")),
+    )
+    assert metadata(result, "raw_bitext")["rows"] == 68  # shared/data/README.md
+    meta = metadata(result, "cleaned_bitext")
+    assert meta["removed_duplicate"] > 0  # the sample repeats `Distr .`-style boiler-plate
+    assert meta["rows_kept"] + sum(v for k, v in meta.items() if k.startswith("removed_")) == 68
+
+
+def test_a_pair_missing_from_the_mirror_names_the_file(tmp_path):
+    empty_mirror = tmp_path / "mirror"
+    empty_mirror.mkdir()
+    with pytest.raises(Exception, match=r"en-fr\.txt\.zip"):
+        dg.materialize_to_memory(
+            [raw_bitext], resources=resources_for(tmp_path, opus_mirror=str(empty_mirror)),
+            partition_key=corpus_pair_key(CORPORA["unpc"], LanguagePair("en", "fr")),
+        )
+
+
+@pytest.fixture(scope="module")
+def trained_study(tmp_path_factory):
+    """Corpora, tokenizer and a short MLM run on the shipped fixtures, shared by the tests below."""
+    root = tmp_path_factory.mktemp("study")
+    resources = resources_for(root)
+    for corpus in CORPORA.values():
+        for pair in ENGLISH_PAIRS:
+            dg.materialize_to_memory([raw_bitext, cleaned_bitext], resources=resources, partition_key=corpus_pair_key(corpus, pair))
+    tokenizer = dg.materialize_to_memory([joint_tokenizer], resources=resources)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mlm"])
+    trained = dg.materialize(
+        [checkpoint], resources=resources, partition_key="mlm", instance=instance,
+        run_config={"ops": {"checkpoint": {"config": {"steps": 30}}}},
+    )
+    return root, resources, instance, tokenizer, trained
+
+
+def test_tokenizer_covers_the_six_languages(trained_study):
+    root, _, _, result, _ = trained_study
+    meta = metadata(result, "joint_tokenizer")
+    tokenizer = load_tokenizer(root / "artifacts" / "tokenizer")
+    assert meta["vocab_size"] == len(tokenizer)
+    assert all(tokenizer.convert_tokens_to_ids(tag) != tokenizer.unk_token_id for tag in LANGUAGE_TAGS)
+    assert "| zh" in meta["fertility"] and "| ar" in meta["fertility"]
+
+
+def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
+    root, _, _, _, result = trained_study
+    from transformers import AutoModel
+
+    directory = root / "artifacts" / "checkpoints" / "mlm"
+    model = AutoModel.from_pretrained(str(directory))
+    meta = metadata(result, "checkpoint")
+    assert meta["parameters"] == sum(p.numel() for p in model.parameters()) + _mlm_head_only(directory)
+    assert 100_000 < meta["parameters"] < 1_000_000  # "a few hundred thousand parameters"
+    assert read_record(directory).revision == result.run_id
+
+
+def _mlm_head_only(directory) -> int:
+    """Parameters of the MLM head that AutoModel (the bare encoder) leaves out."""
+    from transformers import AutoModel, AutoModelForMaskedLM
+
+    return sum(p.numel() for p in AutoModelForMaskedLM.from_pretrained(str(directory)).parameters()) - sum(
+        p.numel() for p in AutoModel.from_pretrained(str(directory)).parameters()
+    )
+
+
+@pytest.mark.parametrize("task", ["XNLI", "NER"])
+def test_task_scores_keep_one_row_per_language(trained_study, task):
+    root, resources, instance, _, _ = trained_study
+    result = dg.materialize([task_scores], resources=resources, partition_key=score_key("mlm", task), instance=instance)
+    scores = pl.read_parquet(root / "artifacts" / "scores" / "mlm" / f"{task}.parquet")
+    with_test_files = [lang for lang in TASKS[task].languages if task_file(XGLUE_DIR, task, lang, "test").exists()]
+    assert scores["language"].to_list() == with_test_files
+    assert "en" in with_test_files and len(with_test_files) >= 2
+    for row in scores.iter_rows(named=True):
+        assert row["n_examples"] == len(load_task_split(XGLUE_DIR, task, row["language"], "test"))
+        assert 0.0 <= row["value"] <= 1.0 and row["metric"] == TASKS[task].metric
+    assert metadata(result, "task_scores")["task_average"] == pytest.approx(scores["value"].mean())
+
+
+def test_warehouse_and_comparison_hold_the_score_files_numbers(trained_study):
+    root, resources, instance, _, _ = trained_study
+    dg.materialize([task_scores], resources=resources, partition_key=score_key("mlm", "PAWS-X"), instance=instance)
+    result = dg.materialize([score_warehouse, cross_lingual_comparison], resources=resources, instance=instance)
+    files = pl.concat([pl.read_parquet(f) for f in sorted((root / "artifacts" / "scores").glob("*/*.parquet"))])
+    assert metadata(result, "score_warehouse")["score_rows"] == files.height
+    table = resources["warehouse"].query("SELECT * FROM comparison")
+    paws = files.filter(pl.col("task") == "PAWS-X")["value"].mean()
+    assert table.filter(pl.col("Checkpoint") == "MLM")["PAWS-X"].item() == round(100 * paws, 1)

@@ -1,0 +1,75 @@
+"""The README's first command, end to end: `xrep study` on the tiny profile in a fresh home."""
+
+import os
+import subprocess
+import sys
+
+import duckdb
+import polars as pl
+import pytest
+
+from xrep_assets.profiles import PROFILES
+from xrep_assets.study import TASK_KEYS
+
+
+@pytest.fixture(scope="module")
+def study_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("xrep_home")
+    env = {**os.environ, "XREP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home"), "XREP_PROFILE": "tiny"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "xrep_assets.cli", "study"], env=env, capture_output=True, text=True, timeout=1500
+    )
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    return home, completed.stdout, env
+
+
+def test_study_prints_the_comparison_with_every_task_column(study_home):
+    _, stdout, _ = study_home
+    header = next(line for line in stdout.splitlines() if line.startswith("| Role"))
+    assert [c.strip() for c in header.strip("|").split("|")] == ["Role", "Checkpoint", "Protocol", *TASK_KEYS, "Average"]
+    for checkpoint in PROFILES["tiny"].checkpoints:
+        assert f"| {checkpoint.upper()} " in stdout
+
+
+def test_comparison_numbers_are_the_scores_tables_numbers(study_home):
+    home, _, _ = study_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        comparison = con.sql("SELECT * FROM comparison").pl()
+        scores = con.sql("SELECT * FROM scores").pl()
+    assert comparison.height == len(PROFILES["tiny"].checkpoints)
+    # Recompute each cell from the raw rows: mean over seeds, then languages, then tasks.
+    per_task = (
+        scores.filter(pl.col("split") == "test")
+        .group_by("checkpoint", "task", "language").agg(pl.col("value").mean())
+        .group_by("checkpoint", "task").agg(pl.col("value").mean())
+    )
+    for row in comparison.iter_rows(named=True):
+        key = row["Checkpoint"].lower()
+        values = per_task.filter(pl.col("checkpoint") == key)
+        assert values.height == len(TASK_KEYS)
+        for task in TASK_KEYS:
+            expected = values.filter(pl.col("task") == task)["value"].item()
+            assert row[task] == round(100 * expected, 1)
+        assert row["Average"] == round(100 * values["value"].mean(), 1)
+
+
+def test_runs_are_recorded_in_the_dagster_instance(study_home):
+    home, _, _ = study_home
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(home / "dagster_home"))
+    runs = instance.get_runs()
+    n_corpus_runs = 2 * len(PROFILES["tiny"].pairs)
+    n_checkpoints = len(PROFILES["tiny"].checkpoints)
+    assert len(runs) == n_corpus_runs + 1 + n_checkpoints + n_checkpoints * len(TASK_KEYS) + 1
+    assert all(run.is_success for run in runs)
+
+
+def test_report_and_sql_commands_read_the_same_warehouse(study_home):
+    _, stdout, env = study_home
+    report = subprocess.run([sys.executable, "-m", "xrep_assets.cli", "report", "--format", "csv"], env=env,
+                            capture_output=True, text=True, check=True).stdout
+    assert report.splitlines()[0].split(",")[3:] == [*TASK_KEYS, "Average"]
+    count = subprocess.run([sys.executable, "-m", "xrep_assets.cli", "sql", "SELECT count(DISTINCT task) AS tasks FROM scores"],
+                           env=env, capture_output=True, text=True, check=True).stdout
+    assert "| 8 " in count
