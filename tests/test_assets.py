@@ -154,3 +154,29 @@ def test_warehouse_and_comparison_hold_the_score_files_numbers(trained_study):
     table = resources["warehouse"].query("SELECT * FROM comparison")
     paws = files.filter(pl.col("task") == "PAWS-X")["value"].mean()
     assert table.filter(pl.col("Checkpoint") == "MLM")["PAWS-X"].item() == round(100 * paws, 1)
+
+
+def test_hub_checkpoint_shares_the_partitions_and_gets_scored(trained_study):
+    """A hub checkpoint (here a tiny random BERT in a local folder laid out like the hub) is fetched
+    into the same dynamic partition set and scored through the same encoder API."""
+    from transformers import BertConfig, BertModel
+
+    root, resources, instance, _, _ = trained_study
+    tokenizer = load_tokenizer(root / "artifacts" / "tokenizer")
+    local = root / "hub" / "google-bert" / "bert-base-multilingual-cased"
+    model = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, intermediate_size=64, pad_token_id=tokenizer.pad_token_id))
+    model.save_pretrained(str(local))
+    tokenizer.save_pretrained(str(local))
+    instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mbert"])
+
+    fetched = dg.materialize([checkpoint], resources=resources, partition_key="mbert", instance=instance)
+    meta = metadata(fetched, "checkpoint")
+    assert meta["repo_id"] == "google-bert/bert-base-multilingual-cased"
+    assert meta["parameters"] == sum(p.numel() for p in model.parameters())
+    assert read_record(root / "artifacts" / "checkpoints" / "mbert").source == "hub"
+
+    dg.materialize([task_scores], resources=resources, partition_key=score_key("mbert", "QAM"), instance=instance)
+    scores = pl.read_parquet(root / "artifacts" / "scores" / "mbert" / "QAM.parquet")
+    assert scores["language"].to_list() == ["en", "fr"]
+    assert scores["revision"].unique().to_list() == [f"local:{local}"]

@@ -68,7 +68,12 @@ class ArtifactStore(dg.ConfigurableResource):
 
 
 def default_study_settings() -> StudySettings:
-    return StudySettings(profile=profile_name_from_env())
+    """The profile from `XREP_PROFILE`; `XREP_OPUS_MIRROR` and `XREP_XGLUE_DIR` override its sources."""
+    return StudySettings(
+        profile=profile_name_from_env(),
+        opus_mirror=os.environ.get("XREP_OPUS_MIRROR"),
+        xglue_dir=os.environ.get("XREP_XGLUE_DIR"),
+    )
 
 
 def default_artifact_store() -> ArtifactStore:

@@ -3,7 +3,7 @@
 
 import dagster as dg
 import polars as pl
-from transformers import AutoConfig
+from transformers import AutoConfig, AutoModel
 
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.pretraining import TrainingHyperparams, count_parameters, objective_for, pretrain
@@ -86,7 +86,7 @@ def _fetch(context: dg.AssetExecutionContext, key: str, artifacts: ArtifactStore
     with artifacts.writing_dir(*checkpoint_parts(key)) as tmp:
         revision = hub.fetch(entry, tmp)
         config = AutoConfig.from_pretrained(str(tmp))
-        parameters = _parameter_count(tmp)
+        parameters = count_parameters(AutoModel.from_pretrained(str(tmp)))
         write_record(tmp, CheckpointRecord(key, "hub", revision, entry.family, parameters))
     context.log.info(f"{entry.repo_id}@{revision}: {parameters:,} parameters")
     return dg.MaterializeResult(
@@ -99,9 +99,3 @@ def _fetch(context: dg.AssetExecutionContext, key: str, artifacts: ArtifactStore
             "path": str(artifacts.path(*checkpoint_parts(key))),
         }
     )
-
-
-def _parameter_count(directory) -> int:
-    from transformers import AutoModel
-
-    return count_parameters(AutoModel.from_pretrained(str(directory)))

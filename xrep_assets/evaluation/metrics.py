@@ -119,7 +119,7 @@ def score_task(
     - pair tasks (NC, XNLI, PAWS-X, QAM, QADSM): `gold`, `pred` are label strings -> accuracy;
     - WPR: `gold` are grades, `pred` scores, `groups` the query keys -> ndcg;
     - NER: `gold`, `pred` are tag sentences -> f1;
-    - POS: tag sentences -> "accuracy" valued as XGLUE reports it (`xglue_pos_value`).
+    - POS: tag sentences -> "xglue_pos", the value XGLUE reports (`xglue_pos_value`).
     """
     task = TASKS[task_key]
     if task.head == "ranking":

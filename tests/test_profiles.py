@@ -1,0 +1,36 @@
+import pytest
+
+from xrep_assets.profiles import PROFILES, resolve_profile
+from xrep_assets.resources import default_study_settings
+from xrep_assets.study import ENGLISH_PAIRS, HUB_CHECKPOINTS, LANGUAGE_PAIRS, OBJECTIVES
+
+
+def test_the_environment_variable_selects_the_profile(monkeypatch):
+    monkeypatch.setenv("XREP_PROFILE", "paper")
+    monkeypatch.setenv("XREP_XGLUE_DIR", "/data/xglue_full_dataset")
+    settings = default_study_settings()
+    assert settings.profile == "paper"
+    assert str(settings.resolved().xglue_dir) == "/data/xglue_full_dataset"
+    monkeypatch.delenv("XREP_PROFILE")
+    assert default_study_settings().resolved().name == "tiny"
+
+
+def test_unknown_profile_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown profile 'huge'.*paper.*tiny"):
+        resolve_profile("huge")
+
+
+def test_paper_profile_has_the_studys_sizes_and_sources():
+    paper = PROFILES["paper"]
+    size = paper.model_size
+    assert (size.layers, size.hidden, size.heads, size.ffn) == (12, 512, 8, 2048)
+    assert paper.tokenizer_vocab_size == 100_000 and paper.train_steps == 600_000
+    assert paper.opus_mirror is None and paper.pairs == LANGUAGE_PAIRS and len(paper.pairs) == 15
+    assert set(paper.checkpoints) == set(OBJECTIVES) | set(HUB_CHECKPOINTS)
+
+
+def test_tiny_profile_reads_the_shipped_fixtures():
+    tiny = PROFILES["tiny"]
+    assert tiny.pairs == ENGLISH_PAIRS
+    assert (tiny.opus_mirror / "UNPC" / "v1.0" / "moses" / "en-fr.txt.zip").is_file()
+    assert (tiny.xglue_dir / "PAWSX" / "en" / "train.tsv").is_file()
