@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,9 +13,9 @@ import requests
 from xrep_assets.corpora import opus
 from xrep_assets.corpora.opus import (
     download,
-    fallback_moses_url,
-    mirror_moses_path,
-    moses_download_source,
+    fallback_url,
+    mirror_path,
+    download_source,
     opus_api_url,
     parse_opus_api_response,
 )
@@ -43,10 +44,10 @@ def test_api_url_opensubtitles_uses_opus_codes():
 
 
 def test_fallback_urls():
-    assert fallback_moses_url(UNPC, LanguagePair("ar", "en")) == (
+    assert fallback_url(UNPC, LanguagePair("ar", "en")) == (
         "https://object.pouta.csc.fi/OPUS-UNPC/v1.0/moses/ar-en.txt.zip"
     )
-    assert fallback_moses_url(OPENSUBTITLES, EN_ZH) == (
+    assert fallback_url(OPENSUBTITLES, EN_ZH) == (
         "https://object.pouta.csc.fi/OPUS-OpenSubtitles/v2018/moses/en-zh_cn.txt.zip"
     )
 
@@ -84,8 +85,25 @@ def test_parse_api_answer_skips_other_preprocessing():
     assert parse_opus_api_response(answer)[0].endswith("/moses/en-zh_cn.txt.zip")
 
 
+def test_tmx_format_has_its_own_query_url_and_file_name():
+    assert "preprocessing=tmx" in opus_api_url(UNPC, EN_FR, "tmx")
+    assert fallback_url(OPENSUBTITLES, EN_ZH, "tmx") == (
+        "https://object.pouta.csc.fi/OPUS-OpenSubtitles/v2018/tmx/en-zh_cn.tmx.gz"
+    )
+    answer = {"corpora": [
+        {"url": "https://o/moses/en-fr.txt.zip", "preprocessing": "moses", "size": 1},
+        {"url": "https://o/tmx/en-fr.tmx.gz", "preprocessing": "tmx", "size": 2},
+    ]}
+    assert parse_opus_api_response(answer, fmt="tmx") == ("https://o/tmx/en-fr.tmx.gz", 2048)
+
+
+def test_unknown_format_is_a_clear_error():
+    with pytest.raises(CorpusFormatError, match="unknown OPUS format 'xml'"):
+        fallback_url(UNPC, EN_FR, "xml")
+
+
 def test_parse_empty_api_answer_raises():
-    with pytest.raises(CorpusFormatError, match="no Moses file"):
+    with pytest.raises(CorpusFormatError, match="no moses file"):
         parse_opus_api_response({"corpora": []})
     with pytest.raises(CorpusFormatError, match="no 'corpora'"):
         parse_opus_api_response({"error": "x"})
@@ -231,15 +249,28 @@ def test_download_source_from_api_and_fallback(server):
         def get(self, url, **kwargs):  # the API lives on the local server in this test
             return super().get(server.url + "?" + url.split("?", 1)[1], **kwargs)
 
-    assert moses_download_source(UNPC, EN_FR, session=LocalSession()) == ("https://o/x.txt.zip", 7168)
+    assert download_source(UNPC, EN_FR, session=LocalSession()) == ("https://o/x.txt.zip", 7168)
     assert "?corpus=UNPC&source=en&target=fr&preprocessing=moses&version=v1.0" in server.requests[0]["path"]
 
     class DeadSession(requests.Session):
         def get(self, url, **kwargs):
             raise requests.ConnectionError("no network")
 
-    fallback = (fallback_moses_url(UNPC, EN_FR), None)
-    assert moses_download_source(UNPC, EN_FR, session=DeadSession()) == fallback
+    fallback = (fallback_url(UNPC, EN_FR), None)
+    assert download_source(UNPC, EN_FR, session=DeadSession()) == fallback
+
+
+def test_a_version_opus_does_not_list_is_an_error_not_a_guess(server):
+    """The API answered and lists nothing: the corpus/version/pair does not exist; no fallback URL."""
+    server.json_body = b'{"corpora": []}'
+
+    class LocalSession(requests.Session):
+        def get(self, url, **kwargs):
+            return super().get(server.url + "?" + url.split("?", 1)[1], **kwargs)
+
+    unknown_version = dataclasses.replace(UNPC, version="v9.9")
+    with pytest.raises(CorpusFormatError, match=r"version=v9\.9.*lists no moses file"):
+        download_source(unknown_version, EN_FR, session=LocalSession())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -250,10 +281,10 @@ def test_mirror_path_uses_object_store_layout(tmp_path):
     path = tmp_path / "OpenSubtitles" / "v2018" / "moses" / "en-zh_cn.txt.zip"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"zip")
-    assert mirror_moses_path(tmp_path, OPENSUBTITLES, EN_ZH) == path
+    assert mirror_path(tmp_path, OPENSUBTITLES, EN_ZH) == path
 
 
 def test_mirror_path_absent_raises(tmp_path):
     with pytest.raises(CorpusFormatError, match="not in the mirror") as error:
-        mirror_moses_path(tmp_path, UNPC, EN_FR)
+        mirror_path(tmp_path, UNPC, EN_FR)
     assert error.value.path == str(tmp_path / "UNPC" / "v1.0" / "moses" / "en-fr.txt.zip")

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
 
+from xrep_assets.errors import XrepError
+
+
+class CatalogError(XrepError):
+    """A name that the study catalog does not know (corpus, language, task, checkpoint)."""
+
 # --------------------------------------------------------------------------------------------------
 # Languages
 
@@ -74,6 +80,12 @@ class Corpus:
         return tuple(sorted((self.opus_code(pair.l1), self.opus_code(pair.l2))))  # type: ignore[return-value]
 
 
+def corpus_named(key: str) -> Corpus:
+    if key not in CORPORA:
+        raise CatalogError(f"unknown corpus {key!r}; known: {', '.join(CORPORA)}")
+    return CORPORA[key]
+
+
 CORPORA: dict[str, Corpus] = {
     c.key: c
     for c in [
@@ -94,8 +106,14 @@ class LanguagePair:
 
     @classmethod
     def parse(cls, key: str) -> "LanguagePair":
-        l1, l2 = key.split("-")
-        return cls(l1, l2)
+        """`ar-en` -> LanguagePair("ar", "en"); unknown codes and malformed keys are CatalogErrors."""
+        parts = key.split("-")
+        if len(parts) != 2:
+            raise CatalogError(f"language pair {key!r} is not of the form xx-yy")
+        for code in parts:
+            if code not in LANGUAGES:
+                raise CatalogError(f"unknown language code {code!r} in pair {key!r}; known: {', '.join(LANGUAGES)}")
+        return cls(*parts)
 
 
 # All 15 pairs of the six languages, each in alphabetical order (as OPUS names them).

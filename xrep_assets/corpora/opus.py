@@ -1,4 +1,4 @@
-"""OPUS client: where a corpus's Moses zip lives, and a resumable download of it.
+"""OPUS client: where a corpus's Moses zip (or TMX file) lives, and a resumable download of it.
 
 Pure logic (no Dagster): the corpus assets wire these functions to partitions and resources.
 
@@ -10,10 +10,10 @@ Two sources name the same file:
   "size": <KiB>, "alignment_pairs": ..., "documents": ..., ...}]}``. ``size`` is in kilobytes
   (OpusTools' ``opus_get`` prints it with a ``KB`` unit; a listed ParaCrawl en-lv TMX of
   ``size: 292192`` downloads as 299 MB = 292192 x 1024 bytes), so it is only exact to about 1 KiB;
-- the object store itself, whose layout is stable (``fallback_moses_url``), used when the API is
+- the object store itself, whose layout is stable (``fallback_url``), used when the API is
   unreachable or lists nothing.
 
-The local mirror (``mirror_moses_path``) uses the object store's layout, so a mirror is a copy of
+The local mirror (``mirror_path``) uses the object store's layout, so a mirror is a copy of
 the bucket's paths.
 """
 
@@ -23,7 +23,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import requests
@@ -42,34 +42,45 @@ DOWNLOAD_CHUNK_BYTES = 1 << 20
 HTTP_TIMEOUT_S = 60
 
 # --------------------------------------------------------------------------------------------------
-# Where the Moses zip of a corpus and pair lives
+# Where the file of a corpus, pair and format lives
+
+# OPUS's "preprocessing" names the format: Moses (two aligned plain-text files in a zip) or TMX.
+OpusFormat = Literal["moses", "tmx"]
+FILE_SUFFIXES: dict[str, str] = {"moses": "txt.zip", "tmx": "tmx.gz"}
 
 
-def opus_api_url(corpus: Corpus, pair: LanguagePair) -> str:
-    """The OPUS API query that lists the Moses zip of ``corpus`` for ``pair`` (OPUS codes)."""
+def opus_file_name(corpus: Corpus, pair: LanguagePair, fmt: OpusFormat = "moses") -> str:
+    """``<a>-<b>.txt.zip`` / ``<a>-<b>.tmx.gz`` with OPUS's codes in alphabetical order."""
+    if fmt not in FILE_SUFFIXES:
+        raise CorpusFormatError(corpus.opus_name, None, f"unknown OPUS format {fmt!r}; known: {sorted(FILE_SUFFIXES)}")
+    a, b = corpus.opus_pair(pair)
+    return f"{a}-{b}.{FILE_SUFFIXES[fmt]}"
+
+
+def opus_api_url(corpus: Corpus, pair: LanguagePair, fmt: OpusFormat = "moses") -> str:
+    """The OPUS API query that lists the ``fmt`` file of ``corpus`` for ``pair`` (OPUS codes)."""
     source, target = corpus.opus_pair(pair)
     query = urlencode(
         {
             "corpus": corpus.opus_name,
             "source": source,
             "target": target,
-            "preprocessing": "moses",
+            "preprocessing": fmt,
             "version": corpus.version,
         }
     )
     return f"{OPUS_API}?{query}"
 
 
-def fallback_moses_url(corpus: Corpus, pair: LanguagePair) -> str:
-    """The Moses zip's address on OPUS's object store, for when the API cannot be asked."""
-    a, b = corpus.opus_pair(pair)
-    return f"{OPUS_OBJECT_STORE}/OPUS-{corpus.opus_name}/{corpus.version}/moses/{a}-{b}.txt.zip"
+def fallback_url(corpus: Corpus, pair: LanguagePair, fmt: OpusFormat = "moses") -> str:
+    """The file's address on OPUS's object store, for when the API cannot be asked."""
+    return f"{OPUS_OBJECT_STORE}/OPUS-{corpus.opus_name}/{corpus.version}/{fmt}/{opus_file_name(corpus, pair, fmt)}"
 
 
 def parse_opus_api_response(
-    response: dict[str, Any], source: str = "OPUS API response"
+    response: dict[str, Any], source: str = "OPUS API response", fmt: OpusFormat = "moses"
 ) -> tuple[str, int | None]:
-    """The Moses zip's ``(url, size_bytes)`` from an OPUS API answer.
+    """The ``fmt`` file's ``(url, size_bytes)`` from an OPUS API answer.
 
     ``size_bytes`` is the API's KiB figure x 1024 (approximate, see ``API_SIZE_TOLERANCE_BYTES``),
     or None where the entry has no size. ``source`` names the answer in errors (e.g. its URL).
@@ -78,30 +89,32 @@ def parse_opus_api_response(
     if not isinstance(corpora, list):
         raise CorpusFormatError(source, None, "OPUS API answer has no 'corpora' list")
     entries = [e for e in corpora if isinstance(e, dict) and e.get("url")]
-    # The query asks for moses already; entries without the field are trusted, others must say so.
-    moses = [e for e in entries if e.get("preprocessing", "moses") == "moses"]
-    if not moses:
-        raise CorpusFormatError(source, None, f"OPUS API lists no Moses file ({len(corpora)} entries)")
-    entry = moses[0]
+    # The query names the format already; entries without the field are trusted, others must say so.
+    matching = [e for e in entries if e.get("preprocessing", fmt) == fmt]
+    if not matching:
+        raise CorpusFormatError(source, None, f"OPUS API lists no {fmt} file ({len(corpora)} entries)")
+    entry = matching[0]
     size_kib = entry.get("size")
     size_bytes = int(size_kib) * 1024 if size_kib not in (None, "") else None
     return str(entry["url"]), size_bytes
 
 
-def moses_download_source(
-    corpus: Corpus, pair: LanguagePair, session: requests.Session | None = None
+def download_source(
+    corpus: Corpus, pair: LanguagePair, fmt: OpusFormat = "moses", session: requests.Session | None = None
 ) -> tuple[str, int | None]:
-    """``(url, approximate size_bytes)`` of the Moses zip: from the API, else the object store."""
-    api_url = opus_api_url(corpus, pair)
+    """``(url, approximate size_bytes)`` of the ``fmt`` file: from the API, else the object store."""
+    api_url = opus_api_url(corpus, pair, fmt)
     http = session or requests.Session()
     try:
         response = http.get(api_url, timeout=HTTP_TIMEOUT_S)
         response.raise_for_status()
-        return parse_opus_api_response(response.json(), source=api_url)
-    except (requests.RequestException, ValueError, CorpusFormatError) as error:
+        answer = response.json()
+    except (requests.RequestException, ValueError) as error:
         # The object store's layout has been stable for years; the API is only the polite way in.
         logger.warning("OPUS API failed (%s); using the object store address", error)
-        return fallback_moses_url(corpus, pair), None
+        return fallback_url(corpus, pair, fmt), None
+    # The API answered: if it lists nothing, the corpus, version or pair does not exist on OPUS.
+    return parse_opus_api_response(answer, source=api_url, fmt=fmt)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,19 +226,20 @@ def content_length(header: str | None) -> int | None:
 # Local mirror
 
 
-def mirror_moses_path(root: Path, corpus: Corpus, pair: LanguagePair) -> Path:
-    """The Moses zip in a local mirror laid out like OPUS's object store.
+def relative_path(corpus: Corpus, pair: LanguagePair, fmt: OpusFormat = "moses") -> Path:
+    """``<opus_name>/<version>/<fmt>/<file>``: the object store's layout, shared by mirrors and the cache."""
+    return Path(corpus.opus_name) / corpus.version / fmt / opus_file_name(corpus, pair, fmt)
 
-    ``root/<opus_name>/<version>/moses/<a>-<b>.txt.zip``; raises CorpusFormatError if it is absent.
-    """
-    a, b = corpus.opus_pair(pair)
-    path = Path(root) / corpus.opus_name / corpus.version / "moses" / f"{a}-{b}.txt.zip"
+
+def mirror_path(root: Path, corpus: Corpus, pair: LanguagePair, fmt: OpusFormat = "moses") -> Path:
+    """The file in a local mirror laid out like OPUS's object store; CorpusFormatError if absent."""
+    path = Path(root) / relative_path(corpus, pair, fmt)
     if not path.is_file():
         raise CorpusFormatError(
             path,
             None,
-            f"{corpus.opus_name} {corpus.version} {a}-{b} is not in the mirror at {root} "
-            f"(expected the object store's layout: <root>/{corpus.opus_name}/{corpus.version}/moses/"
-            f"{a}-{b}.txt.zip; download it from {fallback_moses_url(corpus, pair)})",
+            f"{corpus.opus_name} {corpus.version} {pair.key} ({fmt}) is not in the mirror at {root} "
+            f"(expected the object store's layout: <root>/{relative_path(corpus, pair, fmt)}; "
+            f"download it from {fallback_url(corpus, pair, fmt)})",
         )
     return path

@@ -6,21 +6,20 @@ from pathlib import Path
 
 import dagster as dg
 
-from xrep_assets.corpora.opus import download, mirror_moses_path, moses_download_source
+from xrep_assets.corpora.opus import OpusFormat, download, download_source, mirror_path, relative_path
 from xrep_assets.study import Corpus, LanguagePair
 
 
 class OpusSource(dg.ConfigurableResource):
-    """Finds a corpus's Moses zip: in `mirror` when one is given, else downloaded once into `cache_dir`."""
+    """Finds a corpus file: in `mirror` when one is given, else downloaded once into `cache_dir`."""
 
     cache_dir: str
 
-    def moses_zip(self, corpus: Corpus, pair: LanguagePair, mirror: Path | None) -> Path:
+    def corpus_file(self, corpus: Corpus, pair: LanguagePair, fmt: OpusFormat, mirror: Path | None) -> Path:
         if mirror is not None:
-            return mirror_moses_path(mirror, corpus, pair)
-        a, b = corpus.opus_pair(pair)
-        dest = Path(self.cache_dir) / corpus.opus_name / corpus.version / "moses" / f"{a}-{b}.txt.zip"
+            return mirror_path(mirror, corpus, pair, fmt)
+        dest = Path(self.cache_dir) / relative_path(corpus, pair, fmt)
         if dest.exists():
             return dest  # never re-download a complete file
-        url, size = moses_download_source(corpus, pair)
+        url, size = download_source(corpus, pair, fmt)
         return download(url, dest, size)
