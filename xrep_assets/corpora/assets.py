@@ -1,6 +1,7 @@
 """Corpus assets: raw bitexts read from OPUS Moses zips, then cleaned, per corpus x language pair."""
 
 
+from dataclasses import replace
 from itertools import islice
 
 import dagster as dg
@@ -9,15 +10,25 @@ import pyarrow.parquet as pq
 
 from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
-from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip
+from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip, read_tmx
 from xrep_assets.corpora.resources import OpusSource
 from xrep_assets.corpora.store import clean_bitext_parts, raw_bitext_parts
+from xrep_assets.errors import CorpusFormatError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 
 WRITE_BATCH_ROWS = 200_000  # rows per parquet row group: memory stays flat on full-size corpora
 
 _DEFAULTS = CleaningParams()
+READERS = {"moses": read_moses_zip, "tmx": read_tmx}
+
+
+class RawBitextConfig(dg.Config):
+    """Which OPUS file to read: the Moses zip (default) or the TMX, of the catalog's version unless
+    `version` names another one."""
+
+    format: str = "moses"
+    version: str | None = None
 
 
 class CleaningConfig(dg.Config):
@@ -43,18 +54,27 @@ class CleaningConfig(dg.Config):
     kinds={"python", "parquet"},
 )
 def raw_bitext(
-    context: dg.AssetExecutionContext, study: StudySettings, opus: OpusSource, artifacts: ArtifactStore
+    context: dg.AssetExecutionContext,
+    config: RawBitextConfig,
+    study: StudySettings,
+    opus: OpusSource,
+    artifacts: ArtifactStore,
 ) -> dg.MaterializeResult:
-    """The aligned lines of one OPUS corpus and language pair, read from its Moses zip (downloaded in
-    the `paper` profile, from the local mirror in `tiny`), in a fixed schema as parquet."""
+    """The aligned lines of one OPUS corpus and language pair, read from its Moses zip or TMX file
+    (downloaded in the `paper` profile, from the local mirror in `tiny`), in a fixed schema as parquet."""
     corpus, pair = corpus_and_pair(context.partition_key)
-    source = opus.moses_zip(corpus, pair, study.resolved().opus_mirror)
+    if config.format not in READERS:
+        raise CorpusFormatError(corpus.opus_name, None, f"unknown OPUS format {config.format!r}; known: {sorted(READERS)}")
+    if config.version:
+        corpus = replace(corpus, version=config.version)
+    source = opus.corpus_file(corpus, pair, config.format, study.resolved().opus_mirror)  # type: ignore[arg-type]
     context.log.info(f"reading {source}")
     rows = 0
     schema = pl.DataFrame(schema=BITEXT_SCHEMA).to_arrow().schema
+    # Written under a temporary name: a reader error leaves the previous parquet untouched.
     with artifacts.writing_file(*raw_bitext_parts(corpus, pair)) as tmp:
         with pq.ParquetWriter(tmp, schema) as writer:
-            records = read_moses_zip(source, corpus, pair)
+            records = READERS[config.format](source, corpus, pair)
             while batch := list(islice(records, WRITE_BATCH_ROWS)):
                 writer.write_table(pl.DataFrame(batch, schema=BITEXT_SCHEMA).to_arrow())
                 rows += len(batch)
@@ -77,6 +97,11 @@ def cleaned_bitext(
     corpus, pair = corpus_and_pair(context.partition_key)
     raw = pl.scan_parquet(artifacts.path(*raw_bitext_parts(corpus, pair)))
     kept, removed = clean_bitext(raw, config.params())
+    if kept.height == 0:
+        raise CorpusFormatError(
+            artifacts.path(*raw_bitext_parts(corpus, pair)), None,
+            f"nothing left after cleaning {corpus.key} {pair.key}: removed {removed}",
+        )
     with artifacts.writing_file(*clean_bitext_parts(corpus, pair)) as tmp:
         kept.write_parquet(tmp)
     total = kept.height + sum(removed.values())

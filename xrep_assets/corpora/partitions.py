@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from xrep_assets.study import CORPORA, LANGUAGE_PAIRS, Corpus, LanguagePair
+from xrep_assets.study import CORPORA, LANGUAGE_PAIRS, Corpus, LanguagePair, corpus_named
 
 corpus_pair_partitions = dg.MultiPartitionsDefinition(
     {
@@ -18,4 +18,4 @@ def corpus_pair_key(corpus: Corpus, pair: LanguagePair) -> dg.MultiPartitionKey:
 
 def corpus_and_pair(key: dg.MultiPartitionKey) -> tuple[Corpus, LanguagePair]:
     dims = key.keys_by_dimension
-    return CORPORA[dims["corpus"]], LanguagePair.parse(dims["pair"])
+    return corpus_named(dims["corpus"]), LanguagePair.parse(dims["pair"])
