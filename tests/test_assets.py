@@ -8,7 +8,9 @@ from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.store import read_record
-from xrep_assets.corpora.assets import cleaned_bitext, raw_bitext
+from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
+from xrep_assets.corpora.checks import CORPUS_CHECKS
+from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.corpora.cleaning import clean_bitext
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
@@ -91,6 +93,9 @@ def trained_study(tmp_path_factory):
     for corpus in CORPORA.values():
         for pair in ENGLISH_PAIRS:
             dg.materialize_to_memory([raw_bitext, cleaned_bitext], resources=resources, partition_key=corpus_pair_key(corpus, pair))
+    allocated = dg.materialize_to_memory(
+        [pretraining_corpus, *CORPUS_CHECKS, no_test_contamination], resources=resources, selection=[pretraining_corpus]
+    )
     tokenizer = dg.materialize_to_memory([joint_tokenizer], resources=resources)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mlm"])
@@ -98,11 +103,28 @@ def trained_study(tmp_path_factory):
         [checkpoint], resources=resources, partition_key="mlm", instance=instance,
         run_config={"ops": {"checkpoint": {"config": {"steps": 30}}}},
     )
-    return root, resources, instance, tokenizer, trained
+    return root, resources, instance, tokenizer, trained, allocated
+
+
+def test_pretraining_corpus_splits_pairs_and_passes_its_checks(trained_study):
+    root, _, _, _, _, result = trained_study
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"pretraining_corpus_not_empty": True, "validation_disjoint_from_training": True, "no_test_contamination": True}
+    study = root / "artifacts" / "corpora" / "study"
+    train = {p.key: pl.read_parquet(study / "bitext" / p.key / "train.parquet") for p in ENGLISH_PAIRS}
+    # every pair capped to the smallest: equal training sizes
+    assert len({frame.height for frame in train.values()}) == 1
+    meta = metadata(result, "pretraining_corpus")
+    assert meta["train_rows"] == sum(frame.height for frame in train.values())
+    mono = pl.read_parquet(study / "monolingual" / "en.parquet")
+    english_train = pl.concat([f.filter(pl.col("lang_1") == "en")["text_1"] for f in train.values()]
+                              + [f.filter(pl.col("lang_2") == "en")["text_2"] for f in train.values()])
+    # monolingual text comes from training rows only
+    assert set(mono["text"].to_list()) <= set(english_train.to_list())
 
 
 def test_tokenizer_covers_the_six_languages(trained_study):
-    root, _, _, result, _ = trained_study
+    root, _, _, result, _, _ = trained_study
     meta = metadata(result, "joint_tokenizer")
     tokenizer = load_tokenizer(root / "artifacts" / "tokenizer")
     assert meta["vocab_size"] == len(tokenizer)
@@ -111,7 +133,7 @@ def test_tokenizer_covers_the_six_languages(trained_study):
 
 
 def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
-    root, _, _, _, result = trained_study
+    root, _, _, _, result, _ = trained_study
     from transformers import AutoModel
 
     directory = root / "artifacts" / "checkpoints" / "mlm"
@@ -133,7 +155,7 @@ def _mlm_head_only(directory) -> int:
 
 @pytest.mark.parametrize("task", ["XNLI", "NER"])
 def test_task_scores_keep_one_row_per_language(trained_study, task):
-    root, resources, instance, _, _ = trained_study
+    root, resources, instance, _, _, _ = trained_study
     result = dg.materialize([task_scores], resources=resources, partition_key=score_key("mlm", task), instance=instance)
     scores = pl.read_parquet(root / "artifacts" / "scores" / "mlm" / f"{task}.parquet")
     with_test_files = [lang for lang in TASKS[task].languages if task_file(XGLUE_DIR, task, lang, "test").exists()]
@@ -146,7 +168,7 @@ def test_task_scores_keep_one_row_per_language(trained_study, task):
 
 
 def test_warehouse_and_comparison_hold_the_score_files_numbers(trained_study):
-    root, resources, instance, _, _ = trained_study
+    root, resources, instance, _, _, _ = trained_study
     dg.materialize([task_scores], resources=resources, partition_key=score_key("mlm", "PAWS-X"), instance=instance)
     result = dg.materialize([score_warehouse, cross_lingual_comparison], resources=resources, instance=instance)
     files = pl.concat([pl.read_parquet(f) for f in sorted((root / "artifacts" / "scores").glob("*/*.parquet"))])
@@ -161,7 +183,7 @@ def test_hub_checkpoint_shares_the_partitions_and_gets_scored(trained_study):
     into the same dynamic partition set and scored through the same encoder API."""
     from transformers import BertConfig, BertModel
 
-    root, resources, instance, _, _ = trained_study
+    root, resources, instance, _, _, _ = trained_study
     tokenizer = load_tokenizer(root / "artifacts" / "tokenizer")
     local = root / "hub" / "google-bert" / "bert-base-multilingual-cased"
     model = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,

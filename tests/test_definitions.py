@@ -16,12 +16,13 @@ def test_the_graph_runs_from_corpora_to_the_comparison():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {
-        "raw_bitext", "cleaned_bitext", "joint_tokenizer", "checkpoint", "task_scores",
+        "raw_bitext", "cleaned_bitext", "pretraining_corpus", "joint_tokenizer", "checkpoint", "task_scores",
         "score_warehouse", "cross_lingual_comparison",
     }
     upstream = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
     assert upstream["cleaned_bitext"] == {"raw_bitext"}
-    assert upstream["joint_tokenizer"] == {"cleaned_bitext"}
+    assert upstream["pretraining_corpus"] == {"cleaned_bitext"}
+    assert upstream["joint_tokenizer"] == {"pretraining_corpus"}
     assert upstream["checkpoint"] == {"joint_tokenizer"}
     assert upstream["task_scores"] == {"checkpoint"}
     assert upstream["cross_lingual_comparison"] == {"score_warehouse"}
@@ -45,3 +46,8 @@ def test_sensor_adds_the_profiles_checkpoints_once():
     assert list(request.partition_keys) == list(PROFILES["tiny"].checkpoints)
     instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, list(request.partition_keys))
     assert isinstance(catalog_checkpoints_sensor(context), dg.SkipReason)
+
+
+def test_the_pretraining_corpus_is_guarded_by_blocking_checks():
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key.to_user_string() == "pretraining_corpus"}
+    assert checks == {"pretraining_corpus_not_empty", "validation_disjoint_from_training", "no_test_contamination"}

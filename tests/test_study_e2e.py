@@ -61,7 +61,7 @@ def test_runs_are_recorded_in_the_dagster_instance(study_home):
     runs = instance.get_runs()
     n_corpus_runs = 2 * len(PROFILES["tiny"].pairs)
     n_checkpoints = len(PROFILES["tiny"].checkpoints)
-    assert len(runs) == n_corpus_runs + 1 + n_checkpoints + n_checkpoints * len(TASK_KEYS) + 1
+    assert len(runs) == n_corpus_runs + 2 + n_checkpoints + n_checkpoints * len(TASK_KEYS) + 1
     assert all(run.is_success for run in runs)
 
 

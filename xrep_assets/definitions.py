@@ -8,10 +8,12 @@ from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.sensors import catalog_checkpoints_sensor
-from xrep_assets.corpora.assets import cleaned_bitext, raw_bitext
+from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
+from xrep_assets.corpora.checks import CORPUS_CHECKS
 from xrep_assets.corpora.partitions import corpus_pair_partitions
 from xrep_assets.corpora.resources import OpusSource
 from xrep_assets.evaluation.assets import task_scores
+from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.paths import default_artifacts_dir, default_warehouse_path
 from xrep_assets.resources import ArtifactStore, default_study_settings
@@ -21,11 +23,12 @@ from xrep_assets.warehouse.resources import DuckDBWarehouse
 
 # One job per stage of the study, in dependency order: `xrep study` runs them partition by partition.
 corpora_job = dg.define_asset_job("corpora_job", selection=[raw_bitext, cleaned_bitext], partitions_def=corpus_pair_partitions)
+allocation_job = dg.define_asset_job("allocation_job", selection=[pretraining_corpus])
 tokenizer_job = dg.define_asset_job("tokenizer_job", selection=[joint_tokenizer])
 checkpoint_job = dg.define_asset_job("checkpoint_job", selection=[checkpoint], partitions_def=checkpoint_partitions)
 scores_job = dg.define_asset_job("scores_job", selection=[task_scores], partitions_def=score_partitions)
 comparison_job = dg.define_asset_job("comparison_job", selection=[score_warehouse, cross_lingual_comparison])
-STUDY_JOBS = (corpora_job, tokenizer_job, checkpoint_job, scores_job, comparison_job)
+STUDY_JOBS = (corpora_job, allocation_job, tokenizer_job, checkpoint_job, scores_job, comparison_job)
 
 
 def default_resources() -> dict[str, object]:
@@ -39,7 +42,8 @@ def default_resources() -> dict[str, object]:
 
 
 defs = dg.Definitions(
-    assets=[raw_bitext, cleaned_bitext, joint_tokenizer, checkpoint, task_scores, score_warehouse, cross_lingual_comparison],
+    assets=[raw_bitext, cleaned_bitext, pretraining_corpus, joint_tokenizer, checkpoint, task_scores, score_warehouse, cross_lingual_comparison],
+    asset_checks=[*CORPUS_CHECKS, no_test_contamination],
     jobs=list(STUDY_JOBS),
     sensors=[catalog_checkpoints_sensor],
     resources=default_resources(),

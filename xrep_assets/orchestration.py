@@ -9,7 +9,7 @@ import dagster as dg
 
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.corpora.partitions import corpus_pair_key
-from xrep_assets.definitions import checkpoint_job, comparison_job, corpora_job, defs, scores_job, tokenizer_job
+from xrep_assets.definitions import allocation_job, checkpoint_job, comparison_job, corpora_job, defs, scores_job, tokenizer_job
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.profiles import resolve_profile
 from xrep_assets.study import CORPORA, TASK_KEYS
@@ -22,7 +22,7 @@ class StudyRunFailed(RuntimeError):
 def run_study(
     profile_name: str, instance: dg.DagsterInstance | None = None, log: Callable[[str], None] = print
 ) -> None:
-    """Materializes corpora -> tokenizer -> checkpoints -> scores -> comparison for the profile."""
+    """Materializes corpora -> allocation -> tokenizer -> checkpoints -> scores -> comparison for the profile."""
     profile = resolve_profile(profile_name)
     instance = instance or dg.DagsterInstance.get()
     run_config = {
@@ -48,6 +48,7 @@ def run_study(
     for corpus in CORPORA.values():
         for pair in profile.pairs:
             run(corpora_job, corpus_pair_key(corpus, pair))
+    run(allocation_job)
     run(tokenizer_job)
     for key in profile.checkpoints:
         run(checkpoint_job, key)

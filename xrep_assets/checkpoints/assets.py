@@ -54,7 +54,7 @@ def _train(
     objective = objective_for(key)
     profile = study.resolved()
     tokenizer = load_tokenizer(artifacts.path(*TOKENIZER_PARTS))
-    texts = [t for lang_texts in monolingual_texts(artifacts.path(), profile.pairs).values() for t in lang_texts]
+    texts = [t for lang_texts in monolingual_texts(artifacts.path()).values() for t in lang_texts]
     hp = TrainingHyperparams(
         steps=config.steps or profile.train_steps,
         batch_size=profile.batch_size,

@@ -12,14 +12,24 @@ from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip, read_tmx
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.store import clean_bitext_parts, raw_bitext_parts
+from xrep_assets.corpora.allocation import AllocationParams, allocate, monolingual_text
+from xrep_assets.corpora.store import (
+    STUDY_CORPUS_PARTS,
+    clean_bitext_parts,
+    monolingual_name,
+    raw_bitext_parts,
+    read_cleaned_bitexts,
+    study_bitext_name,
+)
 from xrep_assets.errors import CorpusFormatError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
+from xrep_assets.study import CORPORA, LanguagePair
 
 WRITE_BATCH_ROWS = 200_000  # rows per parquet row group: memory stays flat on full-size corpora
 
 _DEFAULTS = CleaningParams()
+_ALLOCATION = AllocationParams()
 READERS = {"moses": read_moses_zip, "tmx": read_tmx}
 
 
@@ -112,5 +122,73 @@ def cleaned_bitext(
             "kept_share": kept.height / total if total else 0.0,
             **{f"removed_{name}": count for name, count in removed.items()},
             "preview": dg.MetadataValue.md(markdown_table(kept.head(5).select("text_1", "text_2"))),
+        }
+    )
+
+
+class AllocationConfig(dg.Config):
+    """The study's allocation (see `corpora/allocation.py`); seeded, so re-materializing reproduces it."""
+
+    seed: int = _ALLOCATION.seed
+    block_size: int = _ALLOCATION.block_size
+    validation_rate: float = _ALLOCATION.validation_rate
+    min_validation_units: int = _ALLOCATION.min_validation_units
+    cap_to_smallest: bool = _ALLOCATION.cap_to_smallest
+
+    def params(self) -> AllocationParams:
+        return AllocationParams(**self.model_dump())
+
+
+@dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"})
+def pretraining_corpus(
+    context: dg.AssetExecutionContext, config: AllocationConfig, study: StudySettings, artifacts: ArtifactStore
+) -> dg.MaterializeResult:
+    """The study's pretraining data: documents (or blocks) of each corpus allocated to the profile's
+    language pairs with no document or sentence reused across pairs, ~1 in 2,000 held out for
+    validation, every pair capped to the smallest; written as per-pair bitext (train / validation,
+    both corpora together) and per-language monolingual training text."""
+    profile = study.resolved()
+    allocations = [
+        allocate(read_cleaned_bitexts(artifacts.path(), corpus, profile.pairs), corpus, config.params())
+        for corpus in CORPORA.values()
+    ]
+    bitexts = {
+        (pair.key, split): pl.concat(
+            [getattr(a, split)()[pair.key].with_columns(pl.lit(a.corpus).alias("corpus")) for a in allocations]
+        )
+        for pair in profile.pairs
+        for split in ("train", "validation")
+    }
+    monolingual = monolingual_text([frame for (_, split), frame in bitexts.items() if split == "train"])
+    if monolingual.height == 0:
+        raise CorpusFormatError(
+            artifacts.path(*STUDY_CORPUS_PARTS), None,
+            "the allocation left no training text (every pair capped to an empty pair?): see the stats",
+        )
+    # The whole folder is replaced at once: readers never see a mix of two allocations.
+    with artifacts.writing_dir(*STUDY_CORPUS_PARTS) as tmp:
+        for (pair_key, split), frame in bitexts.items():
+            path = tmp / study_bitext_name(LanguagePair.parse(pair_key), split)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(path)
+        (tmp / "monolingual").mkdir()
+        for (lang,), frame in monolingual.group_by("lang", maintain_order=True):
+            frame.write_parquet(tmp / monolingual_name(str(lang)))
+
+    stats = pl.concat([a.stats_frame().with_columns(pl.lit(a.corpus).alias("corpus")) for a in allocations])
+    sizes = pl.DataFrame(
+        [{"pair": pair, "split": split, "rows": frame.height} for (pair, split), frame in bitexts.items()]
+    )
+    context.log.info(f"allocated: {sizes}")
+    return dg.MaterializeResult(
+        metadata={
+            "train_rows": int(sizes.filter(pl.col("split") == "train")["rows"].sum()),
+            "validation_rows": int(sizes.filter(pl.col("split") == "validation")["rows"].sum()),
+            "monolingual_sentences": monolingual.height,
+            "sizes": dg.MetadataValue.md(markdown_table(sizes.pivot("split", index="pair", values="rows"))),
+            "allocation_steps": dg.MetadataValue.md(
+                markdown_table(stats.select("corpus", "pair", *[c for c in stats.columns if c not in ("corpus", "pair")]))
+            ),
+            "path": str(artifacts.path(*STUDY_CORPUS_PARTS)),
         }
     )

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import polars as pl
 
-from xrep_assets.corpora.cleaning import monolingual_frame
 from xrep_assets.errors import XrepError
-from xrep_assets.study import CORPORA, Corpus, LanguagePair
+from xrep_assets.study import PRETRAINING_LANGUAGES, Corpus, LanguagePair
+
+STUDY_CORPUS_PARTS = ("corpora", "study")
+SPLITS = ("train", "validation")
 
 
 def raw_bitext_parts(corpus: Corpus, pair: LanguagePair) -> tuple[str, ...]:
@@ -20,23 +22,44 @@ def clean_bitext_parts(corpus: Corpus, pair: LanguagePair) -> tuple[str, ...]:
     return ("corpora", "clean", corpus.key, f"{pair.key}.parquet")
 
 
-def read_cleaned_bitexts(root: Path, pairs: Iterable[LanguagePair]) -> pl.DataFrame:
-    """All cleaned bitexts of both corpora for `pairs`; a missing one is an error, not a gap."""
-    frames = []
-    for corpus in CORPORA.values():
-        for pair in pairs:
-            path = root.joinpath(*clean_bitext_parts(corpus, pair))
-            if not path.exists():
-                raise XrepError(
-                    f"cleaned corpus {corpus.key} {pair.key} is missing at {path}: "
-                    "materialize cleaned_bitext for that partition first"
-                )
-            frames.append(pl.read_parquet(path).with_columns(pl.lit(corpus.key).alias("corpus")))
-    return pl.concat(frames)
+def study_bitext_name(pair: LanguagePair, split: str) -> str:
+    """Inside the study corpus folder: one parquet per pair and split, both corpora together."""
+    return f"bitext/{pair.key}/{split}.parquet"
 
 
-def monolingual_texts(root: Path, pairs: Iterable[LanguagePair]) -> dict[str, list[str]]:
-    """Both sides of every cleaned bitext, per language, duplicates across pairs removed."""
-    mono = monolingual_frame(read_cleaned_bitexts(root, pairs)).unique(maintain_order=True)
-    grouped = mono.group_by("lang", maintain_order=True).agg("text")
-    return dict(zip(grouped["lang"].to_list(), grouped["text"].to_list()))
+def monolingual_name(lang: str) -> str:
+    return f"monolingual/{lang}.parquet"
+
+
+def read_cleaned_bitexts(root: Path, corpus: Corpus, pairs: Iterable[LanguagePair]) -> dict[str, pl.DataFrame]:
+    """The cleaned bitext of each pair of one corpus; a missing one is an error, not a gap."""
+    frames = {}
+    for pair in pairs:
+        path = root.joinpath(*clean_bitext_parts(corpus, pair))
+        if not path.exists():
+            raise XrepError(
+                f"cleaned corpus {corpus.key} {pair.key} is missing at {path}: "
+                "materialize cleaned_bitext for that partition first"
+            )
+        frames[pair.key] = pl.read_parquet(path)
+    return frames
+
+
+def study_corpus_dir(root: Path) -> Path:
+    return root.joinpath(*STUDY_CORPUS_PARTS)
+
+
+def read_study_bitext(root: Path, pair: LanguagePair, split: str) -> pl.DataFrame:
+    return pl.read_parquet(study_corpus_dir(root) / study_bitext_name(pair, split))
+
+
+def monolingual_texts(root: Path) -> dict[str, list[str]]:
+    """The LM objectives' training text per language (the allocated training split only)."""
+    folder = study_corpus_dir(root)
+    if not (folder / "monolingual").exists():
+        raise XrepError(f"no pretraining corpus at {folder}: materialize pretraining_corpus first")
+    return {
+        lang: pl.read_parquet(folder / monolingual_name(lang))["text"].to_list()
+        for lang in PRETRAINING_LANGUAGES
+        if (folder / monolingual_name(lang)).exists()
+    }

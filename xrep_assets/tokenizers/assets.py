@@ -4,7 +4,7 @@
 import dagster as dg
 import polars as pl
 
-from xrep_assets.corpora.assets import cleaned_bitext
+from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.corpora.store import monolingual_texts
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
@@ -13,14 +13,14 @@ from xrep_assets.tokenizers.training import fertility, train_joint_tokenizer
 TOKENIZER_PARTS = ("tokenizer",)
 
 
-@dg.asset(deps=[cleaned_bitext], group_name="tokenizers", kinds={"sentencepiece"})
+@dg.asset(deps=[pretraining_corpus], group_name="tokenizers", kinds={"sentencepiece"})
 def joint_tokenizer(
     context: dg.AssetExecutionContext, study: StudySettings, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
-    """One sentencepiece unigram model over the six pretraining languages, languages mixed by
+    """One sentencepiece unigram model over the pretraining corpus's six languages, mixed by
     temperature sampling, language tags as special tokens; saved so `AutoTokenizer` loads it."""
     profile = study.resolved()
-    texts = monolingual_texts(artifacts.path(), profile.pairs)
+    texts = monolingual_texts(artifacts.path())
     with artifacts.writing_dir(*TOKENIZER_PARTS) as tmp:
         tokenizer = train_joint_tokenizer(texts, tmp, profile.tokenizer_vocab_size, profile.tokenizer_sample_alpha)
     per_language = pl.DataFrame(
