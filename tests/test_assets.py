@@ -109,7 +109,10 @@ def trained_study(tmp_path_factory):
 def test_pretraining_corpus_splits_pairs_and_passes_its_checks(trained_study):
     root, _, _, _, _, result = trained_study
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"pretraining_corpus_not_empty": True, "validation_disjoint_from_training": True, "no_test_contamination": True}
+    assert checks == {
+        "pretraining_corpus_not_empty": True, "validation_disjoint_from_training": True,
+        "language_id_agreement": True, "no_test_contamination": True,
+    }
     study = root / "artifacts" / "corpora" / "study"
     train = {p.key: pl.read_parquet(study / "bitext" / p.key / "train.parquet") for p in ENGLISH_PAIRS}
     # every pair capped to the smallest: equal training sizes

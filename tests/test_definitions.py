@@ -50,4 +50,6 @@ def test_sensor_adds_the_profiles_checkpoints_once():
 
 def test_the_pretraining_corpus_is_guarded_by_blocking_checks():
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key.to_user_string() == "pretraining_corpus"}
-    assert checks == {"pretraining_corpus_not_empty", "validation_disjoint_from_training", "no_test_contamination"}
+    assert checks == {
+        "pretraining_corpus_not_empty", "validation_disjoint_from_training", "language_id_agreement", "no_test_contamination"
+    }

@@ -1,14 +1,17 @@
 """Corpus assets: raw bitexts read from OPUS Moses zips, then cleaned, per corpus x language pair."""
 
 
+from dataclasses import fields as dataclass_fields
 from dataclasses import replace
+from typing import Optional, get_type_hints
 from itertools import islice
 
 import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
+from pydantic import create_model
 
-from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext
+from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip, read_tmx
 from xrep_assets.corpora.resources import OpusSource
@@ -41,21 +44,31 @@ class RawBitextConfig(dg.Config):
     version: str | None = None
 
 
-class CleaningConfig(dg.Config):
-    """Cleaning thresholds (OpusFilter's defaults; see `CleaningParams` for where each comes from)."""
+def _overrides_config(params_type: type, name: str, doc: str) -> type[dg.Config]:
+    """A run-config class whose fields are the dataclass's fields, each optional (None keeps the
+    preset's value), so the thresholds are declared once, in the pure module."""
+    hints = get_type_hints(params_type)
+    fields = {f.name: (Optional[hints[f.name]], None) for f in dataclass_fields(params_type)}
+    return create_model(name, __base__=dg.Config, __doc__=doc, **fields)  # type: ignore[call-overload]
 
-    unicode_form: str | None = _DEFAULTS.unicode_form
-    min_length: int = _DEFAULTS.min_length
-    max_length: int = _DEFAULTS.max_length
-    max_length_chars: int = _DEFAULTS.max_length_chars
-    chars_per_word: float = _DEFAULTS.chars_per_word
-    max_length_ratio: float = _DEFAULTS.max_length_ratio
-    max_word_length: int = _DEFAULTS.max_word_length
-    min_script_ratio: float = _DEFAULTS.min_script_ratio
-    dedup: bool = _DEFAULTS.dedup
+
+_CleaningOverrides = _overrides_config(
+    CleaningParams, "_CleaningOverrides", "Any CleaningParams field; None keeps the preset's value."
+)
+
+
+class CleaningConfig(_CleaningOverrides):
+    """Cleaning: the `study` preset (script-aware, language ID on) or `opusfilter` (OpusFilter 3.3.1's
+    filters and defaults, decision for decision), plus any threshold overridden by name."""
+
+    preset: str = "study"
 
     def params(self) -> CleaningParams:
-        return CleaningParams(**self.model_dump())
+        presets = {"study": CleaningParams(), "opusfilter": CleaningParams.opusfilter()}
+        if self.preset not in presets:
+            raise ValueError(f"unknown cleaning preset {self.preset!r}; choose one of {sorted(presets)}")
+        overrides = {k: v for k, v in self.model_dump().items() if k != "preset" and v is not None}
+        return replace(presets[self.preset], **overrides)
 
 
 @dg.asset(
@@ -102,26 +115,36 @@ def raw_bitext(
 def cleaned_bitext(
     context: dg.AssetExecutionContext, config: CleaningConfig, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
-    """The raw bitext after Unicode normalisation and the length, length-ratio, long-word, script and
-    duplicate filters. Metadata counts the pairs each filter removed."""
+    """The raw bitext after Unicode normalisation and the length, length-ratio, long-word, alphabet,
+    script, terminal-punctuation, numeral, language-ID and duplicate filters (see
+    `corpora/cleaning.py`). Metadata counts the pairs each filter removed."""
     corpus, pair = corpus_and_pair(context.partition_key)
     raw = pl.scan_parquet(artifacts.path(*raw_bitext_parts(corpus, pair)))
-    kept, removed = clean_bitext(raw, config.params())
-    if kept.height == 0:
-        raise CorpusFormatError(
-            artifacts.path(*raw_bitext_parts(corpus, pair)), None,
-            f"nothing left after cleaning {corpus.key} {pair.key}: removed {removed}",
-        )
+    removed: dict[str, int] = {}
+    kept_rows = 0
+    preview = None
+    schema = pl.DataFrame(schema=BITEXT_SCHEMA).to_arrow().schema
+    # Batch by batch into a temporary file: flat memory on full corpora, nothing half-written.
     with artifacts.writing_file(*clean_bitext_parts(corpus, pair)) as tmp:
-        kept.write_parquet(tmp)
-    total = kept.height + sum(removed.values())
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for kept in clean_bitext_batches(raw, config.params(), removed):
+                writer.write_table(kept.select(list(BITEXT_SCHEMA)).to_arrow().cast(schema))
+                kept_rows += kept.height
+                if preview is None and kept.height:
+                    preview = kept
+        if kept_rows == 0:
+            raise CorpusFormatError(
+                artifacts.path(*raw_bitext_parts(corpus, pair)), None,
+                f"nothing left after cleaning {corpus.key} {pair.key}: removed {removed}",
+            )
+    total = kept_rows + sum(removed.values())
     return dg.MaterializeResult(
         metadata={
             "rows_in": total,
-            "rows_kept": kept.height,
-            "kept_share": kept.height / total if total else 0.0,
+            "rows_kept": kept_rows,
+            "kept_share": kept_rows / total if total else 0.0,
             **{f"removed_{name}": count for name, count in removed.items()},
-            "preview": dg.MetadataValue.md(markdown_table(kept.head(5).select("text_1", "text_2"))),
+            "preview": dg.MetadataValue.md(markdown_table(preview.head(5).select("text_1", "text_2"))),
         }
     )
 

