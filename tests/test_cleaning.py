@@ -21,7 +21,6 @@ from xrep_assets.corpora.cleaning import (
     dedup_key,
     dedup_keys,
     identify_languages,
-    monolingual_frame,
     terminal_penalty_limit,
     whitespace_counts,
 )
@@ -204,18 +203,6 @@ def test_lazy_and_empty_input():
 def test_unknown_language_raises():
     with pytest.raises(ValueError, match="xx"):
         clean_bitext(frame([("a", "b")], "en", "xx"), RULES)
-
-
-def test_monolingual_frame_stacks_both_sides():
-    kept, _ = clean_bitext(frame([("Hello", "Bonjour"), ("Good night", "Bonne nuit")]), DEFAULTS)
-    mono = monolingual_frame(kept)
-    assert mono.columns == ["lang", "text"]
-    assert list(mono.iter_rows()) == [
-        ("en", "Hello"),
-        ("en", "Good night"),
-        ("fr", "Bonjour"),
-        ("fr", "Bonne nuit"),
-    ]
 
 
 def test_rows_of_several_language_pairs_keep_their_order():

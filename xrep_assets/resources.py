@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from xrep_assets.paths import default_artifacts_dir
 from xrep_assets.profiles import Profile, profile_name_from_env, resolve_profile
 
 
@@ -74,7 +73,3 @@ def default_study_settings() -> StudySettings:
         opus_mirror=os.environ.get("XREP_OPUS_MIRROR"),
         xglue_dir=os.environ.get("XREP_XGLUE_DIR"),
     )
-
-
-def default_artifact_store() -> ArtifactStore:
-    return ArtifactStore(root=str(default_artifacts_dir()))

@@ -269,13 +269,6 @@ def clean_bitext_batches(
             yield kept
 
 
-def monolingual_frame(cleaned: pl.DataFrame) -> pl.DataFrame:
-    """Both sides of a cleaned bitext stacked as ``lang``, ``text`` (for the LM objectives)."""
-    return pl.concat(
-        [cleaned.select(pl.col(lang_col).alias("lang"), pl.col(side).alias("text")) for side, lang_col in TEXT_SIDES]
-    )
-
-
 def identify_languages(texts: list[str]) -> list[str]:
     """The language of each text as the study codes it (``zh``, ``ar``, ...; other languages by
     fastText's code, e.g. ``de``), the way ``clean_bitext``'s ``language_id`` filter sees it;
