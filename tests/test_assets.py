@@ -5,8 +5,10 @@ import polars as pl
 import pytest
 
 from xrep_assets.checkpoints.assets import checkpoint
+from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
+from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.checkpoints.store import read_record
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
@@ -35,6 +37,7 @@ def resources_for(root, opus_mirror=None):
         "artifacts": ArtifactStore(root=str(root / "artifacts")),
         "opus": OpusSource(cache_dir=str(root / "cache")),
         "hub": HubSource(local_dir=str(root / "hub")),
+        "launcher": LocalWorkerLauncher(),
         "warehouse": DuckDBWarehouse(path=str(root / "warehouse.duckdb")),
     }
 
@@ -145,6 +148,42 @@ def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
     assert meta["parameters"] == sum(p.numel() for p in model.parameters()) + _mlm_head_only(directory)
     assert 100_000 < meta["parameters"] < 1_000_000  # "a few hundred thousand parameters"
     assert read_record(directory).revision == result.run_id
+    # Reported by the worker through dagster-pipes, then the asset adds the plot.
+    assert meta["steps"] == 30 and meta["resumed_from_step"] == 0 and meta["tokens_per_second"] > 0
+    assert meta["loss_curve"].startswith("![loss curve](data:image/png;base64,")
+    assert not (root / "artifacts" / "checkpoints" / ".work" / "mlm").exists()  # states of a finished run go
+
+
+def test_continued_pretraining_trains_a_hub_checkpoint_further_on_mt(trained_study):
+    """mBART-50 (here a tiny random MBart with mBART's language codes, laid out like the hub)
+    continued on our MT objective: the partition `mbart-50+mt`."""
+    from transformers import AutoModelForSeq2SeqLM, MBartConfig, MBartForConditionalGeneration
+
+    root, resources, instance, _, _, _ = trained_study
+    tokenizer = load_tokenizer(root / "artifacts" / "tokenizer")
+    tokenizer.add_special_tokens({"additional_special_tokens": ["ar_AR", "zh_CN", "en_XX", "fr_XX", "ru_RU", "es_XX"]})
+    local = root / "hub" / "facebook" / "mbart-large-50"
+    config = MBartConfig(
+        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+    )
+    hub_model = MBartForConditionalGeneration(config)
+    hub_model.save_pretrained(str(local))
+    tokenizer.save_pretrained(str(local))
+    instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mbart-50", "mbart-50+mt"])
+    dg.materialize([checkpoint], resources=resources, partition_key="mbart-50", instance=instance)
+
+    result = dg.materialize(
+        [checkpoint], resources=resources, partition_key="mbart-50+mt", instance=instance,
+        run_config={"ops": {"checkpoint": {"config": {"steps": 4}}}},
+    )
+    meta = metadata(result, "checkpoint")
+    assert meta["init_from"] == "mbart-50" and meta["steps"] == 4
+    continued = AutoModelForSeq2SeqLM.from_pretrained(str(root / "artifacts" / "checkpoints" / "mbart-50+mt"))
+    assert continued.config.model_type == "mbart"
+    assert count_parameters(continued) == count_parameters(hub_model)
 
 
 def _mlm_head_only(directory) -> int:

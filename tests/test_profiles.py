@@ -2,7 +2,7 @@ import pytest
 
 from xrep_assets.profiles import PROFILES, resolve_profile
 from xrep_assets.resources import default_study_settings
-from xrep_assets.study import ENGLISH_PAIRS, HUB_CHECKPOINTS, LANGUAGE_PAIRS, OBJECTIVES
+from xrep_assets.study import CONTINUED_PRETRAINING, ENGLISH_PAIRS, HUB_CHECKPOINTS, LANGUAGE_PAIRS, OBJECTIVES
 
 
 def test_the_environment_variable_selects_the_profile(monkeypatch):
@@ -26,7 +26,9 @@ def test_paper_profile_has_the_studys_sizes_and_sources():
     assert (size.layers, size.hidden, size.heads, size.ffn) == (12, 512, 8, 2048)
     assert paper.tokenizer_vocab_size == 100_000 and paper.train_steps == 600_000
     assert paper.opus_mirror is None and paper.pairs == LANGUAGE_PAIRS and len(paper.pairs) == 15
-    assert set(paper.checkpoints) == set(OBJECTIVES) | set(HUB_CHECKPOINTS)
+    assert set(paper.checkpoints) == set(OBJECTIVES) | set(HUB_CHECKPOINTS) | set(CONTINUED_PRETRAINING)
+    seq2seq = paper.seq2seq_size  # BART-base per stack
+    assert (seq2seq.layers, seq2seq.hidden, seq2seq.heads, seq2seq.ffn) == (6, 768, 12, 3072)
 
 
 def test_tiny_profile_reads_the_shipped_fixtures():

@@ -15,6 +15,7 @@ from xrep_assets.corpora.resources import OpusSource
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_partitions
+from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.paths import default_artifacts_dir, default_warehouse_path
 from xrep_assets.resources import ArtifactStore, default_study_settings
 from xrep_assets.tokenizers.assets import joint_tokenizer
@@ -37,6 +38,7 @@ def default_resources() -> dict[str, object]:
         "artifacts": ArtifactStore(root=str(default_artifacts_dir())),
         "opus": OpusSource(cache_dir=str(default_artifacts_dir() / "opus_cache")),
         "hub": HubSource(local_dir=dg.EnvVar("XREP_HUB_DIR").get_value()),
+        "launcher": LocalWorkerLauncher(),
         "warehouse": DuckDBWarehouse(path=str(default_warehouse_path())),
     }
 

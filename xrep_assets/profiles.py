@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
-from xrep_assets.study import ENGLISH_PAIRS, HUB_CHECKPOINTS, LANGUAGE_PAIRS, OBJECTIVES, LanguagePair
+from xrep_assets.study import CONTINUED_PRETRAINING, ENGLISH_PAIRS, HUB_CHECKPOINTS, LANGUAGE_PAIRS, OBJECTIVES, LanguagePair
 
 PROFILE_ENV_VAR = "XREP_PROFILE"
 DEFAULT_PROFILE = "tiny"
@@ -39,7 +39,8 @@ class Profile:
     xglue_dir: Path | None
     tokenizer_vocab_size: int
     tokenizer_sample_alpha: float  # exponent of the temperature sampling across languages (XLM: 0.3)
-    model_size: ModelSize
+    model_size: ModelSize  # the single-stack models (BERT, GPT-2)
+    seq2seq_size: ModelSize  # each stack of the two-stack models (BART, Transformer MT)
     train_steps: int
     batch_size: int
     max_length: int
@@ -59,6 +60,7 @@ PROFILES: dict[str, Profile] = {
         tokenizer_vocab_size=2000,
         tokenizer_sample_alpha=0.3,
         model_size=ModelSize(layers=2, hidden=64, heads=2, ffn=256, max_positions=128),
+        seq2seq_size=ModelSize(layers=1, hidden=64, heads=2, ffn=256, max_positions=128),
         train_steps=400,
         batch_size=32,
         max_length=64,
@@ -77,12 +79,14 @@ PROFILES: dict[str, Profile] = {
         tokenizer_sample_alpha=0.3,
         # The study's single-stack size: 12 layers, d=512, 8 heads, FFN 2048.
         model_size=ModelSize(layers=12, hidden=512, heads=8, ffn=2048, max_positions=512),
+        # BART-base: 6 + 6 layers, d=768, 12 heads, FFN 3072.
+        seq2seq_size=ModelSize(layers=6, hidden=768, heads=12, ffn=3072, max_positions=1024),
         train_steps=600_000,
         batch_size=256,
         max_length=256,
         learning_rate=1e-4,
         warmup_steps=10_000,
-        checkpoints=tuple(OBJECTIVES) + tuple(HUB_CHECKPOINTS),
+        checkpoints=tuple(OBJECTIVES) + tuple(HUB_CHECKPOINTS) + tuple(CONTINUED_PRETRAINING),
         eval_seeds=(0, 1, 2),
         device="cuda",
     ),

@@ -27,18 +27,21 @@ class Language:
     script: Literal["Arabic", "Han", "Latin", "Cyrillic", "Greek", "Devanagari", "Thai"]
     # Chinese and Thai are written without spaces: lengths are counted in characters there.
     space_delimited: bool = True
+    # The language's code in the hub models' conventions (None: the convention lacks the language).
+    mbart_code: str | None = None  # mBART-cc25 / mBART-50: en_XX, zh_CN, ...
+    nllb_code: str | None = None  # NLLB-200 (FLORES-200): eng_Latn, zho_Hans, ...
 
 
 LANGUAGES: dict[str, Language] = {
     lang.code: lang
     for lang in [
         # the study's six pretraining languages (the UN languages)
-        Language("ar", "Arabic", "Arabic"),
-        Language("zh", "Chinese", "Han", space_delimited=False),
-        Language("en", "English", "Latin"),
-        Language("fr", "French", "Latin"),
-        Language("ru", "Russian", "Cyrillic"),
-        Language("es", "Spanish", "Latin"),
+        Language("ar", "Arabic", "Arabic", mbart_code="ar_AR", nllb_code="arb_Arab"),
+        Language("zh", "Chinese", "Han", space_delimited=False, mbart_code="zh_CN", nllb_code="zho_Hans"),
+        Language("en", "English", "Latin", mbart_code="en_XX", nllb_code="eng_Latn"),
+        Language("fr", "French", "Latin", mbart_code="fr_XX", nllb_code="fra_Latn"),
+        Language("ru", "Russian", "Cyrillic", mbart_code="ru_RU", nllb_code="rus_Cyrl"),
+        Language("es", "Spanish", "Latin", mbart_code="es_XX", nllb_code="spa_Latn"),
         # the other XGLUE test languages: evaluated zero-shot, never seen in pretraining
         Language("bg", "Bulgarian", "Cyrillic"),
         Language("de", "German", "Latin"),
@@ -122,6 +125,44 @@ LANGUAGE_PAIRS: tuple[LanguagePair, ...] = tuple(
 )
 ENGLISH_PAIRS: tuple[LanguagePair, ...] = tuple(p for p in LANGUAGE_PAIRS if SOURCE_LANGUAGE in (p.l1, p.l2))
 
+
+@dataclass(frozen=True)
+class Direction:
+    source: str
+    target: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}>{self.target}"
+
+
+# The study's 18 translation directions: every pair as OPUS orders it, and English <-> es, fr, ru
+# both ways. The MT objectives train on the directions whose pair is in the profile.
+MT_DIRECTIONS: tuple[Direction, ...] = tuple(Direction(p.l1, p.l2) for p in LANGUAGE_PAIRS) + tuple(
+    Direction(lang, SOURCE_LANGUAGE) for lang in ("es", "fr", "ru")
+)
+
+
+def directions_for(pairs: tuple[LanguagePair, ...]) -> tuple[Direction, ...]:
+    keys = {p.key for p in pairs}
+    return tuple(d for d in MT_DIRECTIONS if "-".join(sorted((d.source, d.target))) in keys)
+
+
+LanguageCodes = Literal["iso", "mbart", "nllb"]
+
+
+def language_token(lang: str, convention: LanguageCodes) -> str:
+    """The token that names `lang` in a model's inputs: `<en>` (ours), `en_XX` (mBART), `eng_Latn` (NLLB)."""
+    language = LANGUAGES.get(lang)
+    if language is None:
+        raise CatalogError(f"unknown language code {lang!r}")
+    if convention == "iso":
+        return f"<{lang}>"
+    code = language.mbart_code if convention == "mbart" else language.nllb_code
+    if code is None:
+        raise CatalogError(f"{language.name} has no {convention} language code")
+    return code
+
 # --------------------------------------------------------------------------------------------------
 # Pretraining objectives (models the study trains itself)
 
@@ -161,7 +202,7 @@ class HubCheckpoint:
     family: Family
     # LM: language-model pretraining; MT: trained for translation; CP: an LM continued on MT.
     role: Literal["LM", "MT", "CP"]
-    lang_codes: Literal["iso", "mbart", "nllb"]
+    lang_codes: LanguageCodes
     label: str  # row label as in the study's table
 
 
@@ -176,6 +217,25 @@ HUB_CHECKPOINTS: dict[str, HubCheckpoint] = {
         HubCheckpoint("mbart-50-m2o", "facebook/mbart-large-50-many-to-one-mmt", "main", "mbart", "CP", "mbart", "mBART m2o"),
         HubCheckpoint("mbart-50-o2m", "facebook/mbart-large-50-one-to-many-mmt", "main", "mbart", "CP", "mbart", "mBART o2m"),
         HubCheckpoint("mbart-50-m2m", "facebook/mbart-large-50-many-to-many-mmt", "main", "mbart", "CP", "mbart", "mBART m2m"),
+    ]
+}
+
+
+
+@dataclass(frozen=True)
+class ContinuedPretraining:
+    """A hub checkpoint trained further with one of our objectives: does MT training help or hinder?"""
+
+    key: str  # checkpoint partition key
+    objective: str  # a key of OBJECTIVES
+    init_from: str  # a key of HUB_CHECKPOINTS
+    label: str
+
+
+CONTINUED_PRETRAINING: dict[str, ContinuedPretraining] = {
+    c.key: c
+    for c in [
+        ContinuedPretraining("mbart-50+mt", "mt-bart", "mbart-50", "mBART-50 + MT (ours)"),
     ]
 }
 

@@ -1,28 +1,43 @@
 """The checkpoint asset: one dynamic partition per checkpoint, trained here or fetched from the hub."""
 
+import hashlib
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
-import polars as pl
 from transformers import AutoConfig, AutoModel
 
+from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
-from xrep_assets.checkpoints.pretraining import TrainingHyperparams, count_parameters, objective_for, pretrain
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.store import CheckpointRecord, checkpoint_parts, write_record
-from xrep_assets.corpora.store import monolingual_texts
+from xrep_assets.checkpoints.spec import PretrainSpec
+from xrep_assets.checkpoints.store import CheckpointRecord, checkpoint_parts, work_parts, write_record
+from xrep_assets.checkpoints.training import TRAINING_LOG
+from xrep_assets.corpora.store import study_corpus_dir
 from xrep_assets.errors import XrepError
-from xrep_assets.markdown import markdown_table
+from xrep_assets.execution.launchers import WorkerLauncher
+from xrep_assets.plots import loss_curve, png_markdown
+from xrep_assets.profiles import Profile
 from xrep_assets.resources import ArtifactStore, StudySettings
-from xrep_assets.study import HUB_CHECKPOINTS, OBJECTIVES
+from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, OBJECTIVES, PRETRAINING_LANGUAGES, directions_for
 from xrep_assets.tokenizers.assets import TOKENIZER_PARTS, joint_tokenizer
-from xrep_assets.tokenizers.training import load_tokenizer
+
+PRETRAIN_WORKER = "xrep_assets.workers.pretrain"
 
 
 class PretrainConfig(dg.Config):
-    """Overrides of the profile's training length (e.g. a short smoke run); None keeps the profile's."""
+    """Overrides of the profile's training run; None keeps the profile's value."""
 
     steps: int | None = None
     seed: int = 0
+    # A local Hugging Face checkpoint directory, or a hub checkpoint key of the catalog (materialized
+    # first), to continue from instead of random weights.
+    init_from: str | None = None
+    # "study": the study's sizes; "matched": two-stack models sized to the single-stack parameter count.
+    size_variant: str = "study"
+    save_every: int | None = None
 
 
 @dg.asset(
@@ -30,6 +45,7 @@ class PretrainConfig(dg.Config):
     deps=[joint_tokenizer],
     group_name="checkpoints",
     kinds={"pytorch", "huggingface"},
+    retry_policy=dg.RetryPolicy(max_retries=2),  # a retried training run resumes from its last state
 )
 def checkpoint(
     context: dg.AssetExecutionContext,
@@ -37,45 +53,104 @@ def checkpoint(
     study: StudySettings,
     artifacts: ArtifactStore,
     hub: HubSource,
+    launcher: WorkerLauncher,
 ) -> dg.MaterializeResult:
-    """A Hugging Face checkpoint directory (`AutoModel.from_pretrained` loads it): trained from scratch
-    with one of the study's objectives, or a public hub checkpoint at its pinned revision."""
+    """A Hugging Face checkpoint directory (`AutoModel.from_pretrained` loads it): trained with one of
+    the study's objectives (from scratch, or continuing a hub checkpoint), or a public hub checkpoint."""
     key = context.partition_key
     if key in OBJECTIVES:
-        return _train(context, key, config, study, artifacts)
+        return _train(context, key, key, config.init_from, config, study.resolved(), artifacts, launcher)
+    if key in CONTINUED_PRETRAINING:
+        entry = CONTINUED_PRETRAINING[key]
+        return _train(context, key, entry.objective, config.init_from or entry.init_from, config, study.resolved(), artifacts, launcher)
     if key in HUB_CHECKPOINTS:
         return _fetch(context, key, artifacts, hub)
-    raise XrepError(f"checkpoint {key!r} is neither an objective nor a hub checkpoint of the catalog")
+    raise XrepError(f"checkpoint {key!r} is neither an objective, a continued pretraining nor a hub checkpoint of the catalog")
 
 
-def _train(
-    context: dg.AssetExecutionContext, key: str, config: PretrainConfig, study: StudySettings, artifacts: ArtifactStore
-) -> dg.MaterializeResult:
-    objective = objective_for(key)
-    profile = study.resolved()
-    tokenizer = load_tokenizer(artifacts.path(*TOKENIZER_PARTS))
-    texts = [t for lang_texts in monolingual_texts(artifacts.path()).values() for t in lang_texts]
-    hp = TrainingHyperparams(
-        steps=config.steps or profile.train_steps,
+def resolve_init_from(init_from: str, artifacts: ArtifactStore) -> tuple[Path, str]:
+    """(directory, language-code convention) of a hub key (materialized) or a local directory."""
+    if init_from in HUB_CHECKPOINTS:
+        directory = artifacts.path(*checkpoint_parts(init_from))
+        if not (directory / "config.json").exists():
+            raise XrepError(f"init_from {init_from!r}: materialize the checkpoint partition {init_from!r} first ({directory} is empty)")
+        return directory, HUB_CHECKPOINTS[init_from].lang_codes
+    directory = Path(init_from)
+    if not (directory / "config.json").exists():
+        raise XrepError(f"init_from {init_from!r} is neither a hub checkpoint of the catalog nor a checkpoint directory")
+    return directory, "iso"
+
+
+def pretrain_spec(
+    key: str, objective: str, init_from: str | None, config: PretrainConfig, profile: Profile, artifacts: ArtifactStore, out_dir: Path
+) -> PretrainSpec:
+    from xrep_assets.checkpoints.models import model_size  # torch-heavy; only training needs it
+
+    tokenizer, lang_codes, init_dir = str(artifacts.path(*TOKENIZER_PARTS)), "iso", None
+    if init_from is not None:
+        init_path, lang_codes = resolve_init_from(init_from, artifacts)
+        init_dir, tokenizer = str(init_path), str(init_path)  # a continued model keeps its own vocabulary
+    steps = config.steps or profile.train_steps
+    pairs = tuple(p.key for p in profile.pairs)
+    languages = tuple(lang for lang in PRETRAINING_LANGUAGES if any(lang in (p.l1, p.l2) for p in profile.pairs))
+    size = model_size(objective, profile.model_size, profile.seq2seq_size, config.size_variant, profile.tokenizer_vocab_size)
+    spec = PretrainSpec(
+        objective=objective,
+        tokenizer=tokenizer,
+        corpus=str(study_corpus_dir(artifacts.path())),
+        languages=languages,
+        pairs=pairs,
+        directions=tuple(d.key for d in directions_for(profile.pairs)),
+        out_dir=str(out_dir),
+        work_dir="",
+        size=size,
+        steps=steps,
         batch_size=profile.batch_size,
         max_length=profile.max_length,
         learning_rate=profile.learning_rate,
-        warmup_steps=min(profile.warmup_steps, (config.steps or profile.train_steps) // 10),
+        warmup_steps=min(profile.warmup_steps, steps // 10),
         seed=config.seed,
+        save_every=config.save_every or max(1, steps // 4),
+        log_every=max(1, min(50, steps // 8)),
+        init_from=init_dir,
+        lang_codes=lang_codes,
+        device=profile.device,
+        extra={"checkpoint": key},
     )
+    # Attempts of the same run (retries, a re-launch after a crash) share their work folder and resume.
+    identity = hashlib.sha256(json.dumps(spec.training_identity(), sort_keys=True).encode()).hexdigest()[:12]
+    return replace(spec, work_dir=str(artifacts.path(*work_parts(key), identity)))
+
+
+def _train(
+    context: dg.AssetExecutionContext,
+    key: str,
+    objective: str,
+    init_from: str | None,
+    config: PretrainConfig,
+    profile: Profile,
+    artifacts: ArtifactStore,
+    launcher: WorkerLauncher,
+) -> dg.MaterializeResult:
     with artifacts.writing_dir(*checkpoint_parts(key)) as tmp:
-        result = pretrain(objective, texts, tokenizer, profile.model_size, hp, tmp, profile.device, context.log.info)
-        write_record(tmp, CheckpointRecord(key, "trained", context.run_id, objective.family, result.parameters))
-    losses = pl.DataFrame(result.losses, schema=["step", "loss"], orient="row")
+        spec = pretrain_spec(key, objective, init_from, config, profile, artifacts, tmp)
+        spec_path = spec.write(Path(spec.work_dir) / "spec.json")
+        context.log.info(f"pretraining {key} ({objective}) with {spec_path}")
+        reported = launcher.launch(context, PRETRAIN_WORKER, spec_path)
+        if not (tmp / "config.json").exists():
+            raise XrepError(f"the pretraining worker for {key} ended without writing a checkpoint to {tmp}")
+        log = json.loads((tmp / TRAINING_LOG).read_text(encoding="utf-8"))
+        write_record(tmp, CheckpointRecord(key, "trained", context.run_id, OBJECTIVES[objective].family, log["parameters"]))
+    shutil.rmtree(artifacts.path(*work_parts(key)), ignore_errors=True)  # the states of a finished run
+    losses = [tuple(point) for point in log["losses"]]
     return dg.MaterializeResult(
         metadata={
-            "objective": objective.name,
-            "architecture": objective.family,
-            "parameters": result.parameters,
-            "final_loss": result.final_loss,
-            "tokens_per_second": result.tokens_seen / result.seconds if result.seconds else 0.0,
-            "train_seconds": result.seconds,
-            "loss_curve": dg.MetadataValue.md(markdown_table(losses, float_precision=4)),
+            **(reported.metadata or {}),
+            "objective": OBJECTIVES[objective].name,
+            "architecture": OBJECTIVES[objective].family,
+            "init_from": init_from or "random",
+            "model_size": dg.MetadataValue.json(spec.size.__dict__),
+            "loss_curve": dg.MetadataValue.md(png_markdown(loss_curve(losses, f"{key}: training loss"), "loss curve")),
             "path": str(artifacts.path(*checkpoint_parts(key))),
         }
     )

@@ -15,6 +15,11 @@ def checkpoint_parts(key: str) -> tuple[str, ...]:
     return ("checkpoints", key)
 
 
+def work_parts(key: str) -> tuple[str, ...]:
+    """Training states of an unfinished run (kept across attempts so a retry resumes)."""
+    return ("checkpoints", ".work", key)
+
+
 @dataclass(frozen=True)
 class CheckpointRecord:
     key: str

@@ -9,15 +9,10 @@ from pathlib import Path
 import sentencepiece as spm
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaTokenizer
 
-from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES
+from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES, language_token
 
-
-def language_tag(lang: str) -> str:
-    """The special token that marks a segment's language (TLM and MT inputs)."""
-    return f"<{lang}>"
-
-
-LANGUAGE_TAGS: tuple[str, ...] = tuple(language_tag(lang) for lang in PRETRAINING_LANGUAGES)
+# The special tokens that mark a segment's language in TLM and MT inputs: <ar>, <zh>, ...
+LANGUAGE_TAGS: tuple[str, ...] = tuple(language_token(lang, "iso") for lang in PRETRAINING_LANGUAGES)
 
 
 def language_sample_sizes(line_counts: Mapping[str, int], alpha: float) -> dict[str, int]:

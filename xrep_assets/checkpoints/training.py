@@ -1,0 +1,290 @@
+"""The pretraining loop behind the worker: one loop for all six objectives, resumable and DDP-ready.
+
+Each optimizer step draws `grad_accum` micro-batches per process; all randomness of a micro-batch
+(masking, noising, direction) comes from a generator seeded by (seed, step, micro-batch, rank), and
+the model's own randomness (dropout) from the global RNGs saved with every state. A run killed at
+any point and resumed from its last state therefore ends with the same weights as one never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from transformers import AutoTokenizer, PreTrainedModel, get_scheduler
+
+from xrep_assets.checkpoints.batches import ExampleSource, collate
+from xrep_assets.checkpoints.models import build_model, count_parameters, load_init_from, objective_loss
+from xrep_assets.checkpoints.spec import PretrainSpec, SpecError
+from xrep_assets.checkpoints.streams import bitext_stream, monolingual_stream
+from xrep_assets.checkpoints.vocabulary import token_ids
+from xrep_assets.errors import XrepError
+
+STATE_PREFIX = "step-"
+TRAINING_LOG = "training_log.json"
+
+
+class TrainingDivergedError(XrepError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainingSummary:
+    objective: str
+    parameters: int
+    steps: int
+    losses: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss since last log)
+    tokens_seen: int = 0
+    seconds: float = 0.0  # training time of this process (excludes an earlier attempt's)
+    resumed_from: int = 0
+    world_size: int = 1
+    device: str = "cpu"
+
+    @property
+    def final_loss(self) -> float:
+        return self.losses[-1][1] if self.losses else math.nan
+
+    def to_json(self) -> dict:
+        return {
+            "objective": self.objective, "parameters": self.parameters, "steps": self.steps,
+            "losses": self.losses, "tokens_seen": self.tokens_seen, "seconds": self.seconds,
+            "resumed_from": self.resumed_from, "world_size": self.world_size, "device": self.device,
+        }
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """The process's place in a torchrun job (rank 0 of 1 when run alone)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> "Distributed":
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+
+class LossModule(torch.nn.Module):
+    """The model with its objective's loss as forward, so DDP sees every forward it must sync."""
+
+    def __init__(self, objective: str, model: PreTrainedModel):
+        super().__init__()
+        self.objective, self.model = objective, model
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return objective_loss(self.objective, self.model, batch)
+
+
+def resolve_device(requested: str, local_rank: int) -> torch.device:
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda":
+        return torch.device("cuda", local_rank)
+    return torch.device(requested)
+
+
+def micro_batch_generator(seed: int, step: int, micro: int, rank: int) -> torch.Generator:
+    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1009 + micro) * 257 + rank)
+
+
+def optimizer_for(model: torch.nn.Module, spec: PretrainSpec) -> torch.optim.Optimizer:
+    # No weight decay on biases and LayerNorm weights, as BERT/GPT-2 training does.
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": spec.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=spec.learning_rate,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Training states in work_dir: step-00000100/{training.pt, rng-rank0.pt, ...}
+
+
+def state_dirs(work_dir: Path) -> list[Path]:
+    if not work_dir.exists():
+        return []
+    return sorted(p for p in work_dir.iterdir() if p.is_dir() and p.name.startswith(STATE_PREFIX) and (p / "training.pt").exists())
+
+
+def latest_state(work_dir: Path) -> Path | None:
+    states = state_dirs(work_dir)
+    return states[-1] if states else None
+
+
+def _rng_state() -> dict:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+    }
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+
+
+def save_state(work_dir: Path, step: int, training: dict, dist_info: Distributed, keep: int) -> Path:
+    """Every rank writes its RNG state, rank 0 the rest, into a temporary folder renamed when complete."""
+    final = work_dir / f"{STATE_PREFIX}{step:08d}"
+    tmp = work_dir / f".{final.name}.tmp"
+    if dist_info.is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    dist_info.barrier()
+    torch.save(_rng_state(), tmp / f"rng-rank{dist_info.rank}.pt")
+    if dist_info.is_main:
+        torch.save(training, tmp / "training.pt.tmp")
+        os.replace(tmp / "training.pt.tmp", tmp / "training.pt")
+    dist_info.barrier()
+    if dist_info.is_main:
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in state_dirs(work_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    dist_info.barrier()
+    return final
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSummary:
+    """Trains (or resumes) the run `spec` describes and writes the Hugging Face checkpoint to `out_dir`."""
+    dist_info = Distributed.from_env()
+    device = resolve_device(spec.device, dist_info.local_rank)
+    if dist_info.world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+
+    tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer)
+    languages = tuple(sorted({lang for d in spec.directions for lang in d.split(">")} | set(spec.languages)))
+    ids = token_ids(tokenizer, languages, spec.lang_codes)
+    torch.manual_seed(spec.seed)
+    random.seed(spec.seed)
+    np.random.seed(spec.seed)
+    model = load_init_from(spec.objective, Path(spec.init_from), ids) if spec.init_from else build_model(spec.objective, ids, spec.size)
+    model.to(device)
+    optimizer = optimizer_for(model, spec)
+    scheduler = get_scheduler(spec.schedule, optimizer, num_warmup_steps=spec.warmup_steps, num_training_steps=spec.steps)
+    corpus = Path(spec.corpus)
+    stream = bitext_stream(corpus, spec.pairs, spec.seed) if spec.uses_bitext else monolingual_stream(corpus, spec.languages, spec.seed)
+    examples = ExampleSource(spec, tokenizer, ids, stream)
+    summary = TrainingSummary(spec.objective, count_parameters(model), spec.steps, world_size=dist_info.world_size, device=str(device))
+
+    work_dir = Path(spec.work_dir)
+    start = latest_state(work_dir)
+    if start is not None:
+        training = torch.load(start / "training.pt", map_location=device, weights_only=False)
+        if training["identity"] != spec.training_identity():
+            raise SpecError(f"the training state in {start} belongs to a different run; remove {work_dir} to start over")
+        model.load_state_dict(training["model"])
+        optimizer.load_state_dict(training["optimizer"])
+        scheduler.load_state_dict(training["scheduler"])
+        examples.restore(training["data"])
+        summary.losses, summary.tokens_seen = [tuple(x) for x in training["losses"]], training["tokens_seen"]
+        summary.resumed_from = training["step"]
+        _set_rng_state(torch.load(start / f"rng-rank{dist_info.rank}.pt", weights_only=False))
+        log(f"resuming from {start.name} (step {training['step']} of {spec.steps})")
+
+    wrapped: torch.nn.Module = LossModule(spec.objective, model)
+    if dist_info.world_size > 1:
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            wrapped, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and torch.cuda.is_bf16_supported() else nullcontext()
+    log(
+        f"{spec.objective}: {summary.parameters:,} parameters on {device} x{dist_info.world_size}, "
+        f"{stream.total_rows:,} rows, steps {summary.resumed_from + 1}..{spec.steps}"
+    )
+
+    model.train()
+    began = time.perf_counter()
+    tokens_here, window_loss, window_steps = 0, 0.0, 0
+    last_saved = start
+    global_batch = spec.batch_size * dist_info.world_size
+    for step in range(summary.resumed_from + 1, spec.steps + 1):
+        step_loss = torch.zeros((), device=device)
+        for micro in range(spec.grad_accum):
+            # Every rank draws the same global batch and keeps its own slice: the data position stays shared.
+            generator = micro_batch_generator(spec.seed, step, micro, 0)
+            taken = examples.take(global_batch, generator)
+            mine = taken[dist_info.rank * spec.batch_size : (dist_info.rank + 1) * spec.batch_size]
+            batch = {k: v.to(device) for k, v in collate(spec.objective, mine, ids, micro_batch_generator(spec.seed, step, micro, dist_info.rank + 1)).items()}
+            sync = micro == spec.grad_accum - 1 or not isinstance(wrapped, torch.nn.parallel.DistributedDataParallel)
+            with (nullcontext() if sync else wrapped.no_sync()), autocast:
+                loss = wrapped(batch)
+            (loss / spec.grad_accum).backward()
+            step_loss += loss.detach() / spec.grad_accum
+            tokens_here += int(batch["attention_mask"].sum())
+        if dist_info.world_size > 1:
+            dist.all_reduce(step_loss)
+            step_loss /= dist_info.world_size
+        if not torch.isfinite(step_loss):
+            where = f"the last good state is {last_saved}" if last_saved else "no state was saved before it"
+            raise TrainingDivergedError(f"{spec.objective}: loss is {step_loss.item()} at step {step}; {where}")
+        torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        window_loss += step_loss.item()
+        window_steps += 1
+        if step % spec.log_every == 0 or step == spec.steps:
+            summary.losses.append((step, window_loss / window_steps))
+            elapsed = time.perf_counter() - began
+            log(
+                f"step {step}/{spec.steps} loss {window_loss / window_steps:.4f} "
+                f"lr {scheduler.get_last_lr()[0]:.2e} tokens/s {tokens_here * dist_info.world_size / elapsed:,.0f}"
+            )
+            window_loss, window_steps = 0.0, 0
+        if step % spec.save_every == 0 or step == spec.steps:
+            training = {
+                "step": step, "identity": spec.training_identity(), "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "data": examples.state(),
+                "losses": summary.losses, "tokens_seen": summary.tokens_seen + tokens_here * dist_info.world_size,
+            }
+            last_saved = save_state(work_dir, step, training, dist_info, spec.keep_states)
+
+    summary.seconds = time.perf_counter() - began
+    summary.tokens_seen += tokens_here * dist_info.world_size
+    if dist_info.is_main:
+        out_dir = Path(spec.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.eval()
+        model.save_pretrained(str(out_dir))
+        tokenizer.save_pretrained(str(out_dir))
+        (out_dir / TRAINING_LOG).write_text(json.dumps(summary.to_json(), indent=2), encoding="utf-8")
+    dist_info.barrier()
+    return summary
