@@ -8,18 +8,20 @@ from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.checkpoints.store import read_record
+from xrep_assets.corpora.allocation import AllocationParams, allocate
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
-from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.corpora.cleaning import clean_bitext
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
 from xrep_assets.corpora.resources import OpusSource
+from xrep_assets.corpora.store import read_cleaned_bitexts, read_study_bitext
 from xrep_assets.evaluation.assets import task_scores
+from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.loaders import load_task_split, task_file
 from xrep_assets.evaluation.partitions import score_key
+from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
@@ -244,3 +246,40 @@ def test_hub_checkpoint_shares_the_partitions_and_gets_scored(trained_study):
     scores = pl.read_parquet(root / "artifacts" / "scores" / "mbert" / "QAM.parquet")
     assert scores["language"].to_list() == ["en", "fr"]
     assert scores["revision"].unique().to_list() == [f"local:{local}"]
+
+
+@requires_shared
+def test_the_real_opus_samples_are_cleaned_and_allocated_as_in_the_study(tmp_path):
+    """Both corpora's real samples for the five English pairs, through cleaning, allocation and its checks.
+
+    UNPC's Moses files have no document ids: blocks of 10 lines make validation possible at this size.
+    OpenSubtitles' ar-en, en-es, en-fr and en-ru samples subtitle the same movie: it goes to one pair only,
+    so the others have no OpenSubtitles rows and the cap (to the smallest pair) leaves none for any pair.
+    """
+    resources = resources_for(tmp_path, opus_mirror=str(SHARED_DATA / "opus"))
+    for corpus in CORPORA.values():
+        for pair in ENGLISH_PAIRS:
+            dg.materialize_to_memory([raw_bitext, cleaned_bitext], resources=resources, partition_key=corpus_pair_key(corpus, pair))
+    result = dg.materialize_to_memory(
+        [pretraining_corpus, *CORPUS_CHECKS, no_test_contamination], resources=resources, selection=[pretraining_corpus],
+        run_config={"ops": {"pretraining_corpus": {"config": {"block_size": 10}}}},
+    )
+    assert {e.check_name: e.passed for e in result.get_asset_check_evaluations()} == {
+        "pretraining_corpus_not_empty": True, "validation_disjoint_from_training": True,
+        "language_id_agreement": True, "no_test_contamination": True,
+    }
+    study_dir = tmp_path / "artifacts" / "corpora" / "study"
+    train = {p.key: read_study_bitext(tmp_path / "artifacts", p, "train") for p in ENGLISH_PAIRS}
+    validation = {p.key: read_study_bitext(tmp_path / "artifacts", p, "validation") for p in ENGLISH_PAIRS}
+    assert len({frame.height for frame in train.values()}) == 1 and train["en-fr"].height > 0  # capped equally
+    assert all(frame.height > 0 for frame in validation.values())
+    assert all(frame["corpus"].unique().to_list() == ["unpc"] for frame in train.values())
+    subtitles = allocate(
+        read_cleaned_bitexts(tmp_path / "artifacts", CORPORA["opensubtitles"], ENGLISH_PAIRS), "opensubtitles",
+        AllocationParams(block_size=10),
+    ).stats_frame()
+    # The shared movie stays with one of ar-en, en-es, en-fr, en-ru; en-zh has a movie of its own.
+    given_away = dict(zip(subtitles["pair"], subtitles["units_to_other_pairs"]))
+    assert sorted(given_away.values()) == [0, 0, 1, 1, 1] and given_away["en-zh"] == 0
+    english = pl.read_parquet(study_dir / "monolingual" / "en.parquet")["text"].to_list()
+    assert len(english) == len(set(english))  # no English sentence twice across pairs

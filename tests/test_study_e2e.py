@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from xrep_assets.profiles import PROFILES
-from xrep_assets.study import TASK_KEYS
+from xrep_assets.study import OBJECTIVES, TASK_KEYS
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_study_prints_the_comparison_with_every_task_column(study_home):
     header = next(line for line in stdout.splitlines() if line.startswith("| Role"))
     assert [c.strip() for c in header.strip("|").split("|")] == ["Role", "Checkpoint", "Protocol", *TASK_KEYS, "Average"]
     for checkpoint in PROFILES["tiny"].checkpoints:
-        assert f"| {checkpoint.upper()} " in stdout
+        assert f"| {OBJECTIVES[checkpoint].label} " in stdout
 
 
 def test_comparison_numbers_are_the_scores_tables_numbers(study_home):
@@ -44,7 +44,7 @@ def test_comparison_numbers_are_the_scores_tables_numbers(study_home):
         .group_by("checkpoint", "task").agg(pl.col("value").mean())
     )
     for row in comparison.iter_rows(named=True):
-        key = row["Checkpoint"].lower()
+        key = next(o.key for o in OBJECTIVES.values() if o.label == row["Checkpoint"])
         values = per_task.filter(pl.col("checkpoint") == key)
         assert values.height == len(TASK_KEYS)
         for task in TASK_KEYS:

@@ -66,7 +66,7 @@ PROFILES: dict[str, Profile] = {
         max_length=64,
         learning_rate=1e-3,
         warmup_steps=40,
-        checkpoints=("mlm", "clm"),
+        checkpoints=tuple(OBJECTIVES),
         eval_seeds=(0,),
         device="cpu",
     ),

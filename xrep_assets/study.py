@@ -176,17 +176,18 @@ class Objective:
     family: Family
     data: Literal["monolingual", "bitext"]
     role: Literal["LM", "MT"]
+    label: str  # row label in the comparison
 
 
 OBJECTIVES: dict[str, Objective] = {
     o.key: o
     for o in [
-        Objective("mlm", "Masked language modelling (BERT)", "bert", "monolingual", "LM"),
-        Objective("clm", "Causal language modelling (GPT-2)", "gpt2", "monolingual", "LM"),
-        Objective("tlm", "Translation language modelling (GPT-2 on concatenated pairs)", "gpt2", "bitext", "LM"),
-        Objective("bart-denoising", "Denoising sequence-to-sequence (BART)", "bart", "monolingual", "LM"),
-        Objective("mt-transformer", "Machine translation (Transformer encoder-decoder)", "marian", "bitext", "MT"),
-        Objective("mt-bart", "Machine translation (BART)", "bart", "bitext", "MT"),
+        Objective("mlm", "Masked language modelling (BERT)", "bert", "monolingual", "LM", "MLM"),
+        Objective("clm", "Causal language modelling (GPT-2)", "gpt2", "monolingual", "LM", "CLM"),
+        Objective("tlm", "Translation language modelling (GPT-2 on concatenated pairs)", "gpt2", "bitext", "LM", "TLM"),
+        Objective("bart-denoising", "Denoising sequence-to-sequence (BART)", "bart", "monolingual", "LM", "BART"),
+        Objective("mt-transformer", "Machine translation (Transformer encoder-decoder)", "marian", "bitext", "MT", "MT Transformer"),
+        Objective("mt-bart", "Machine translation (BART)", "bart", "bitext", "MT", "MT BART"),
     ]
 }
 

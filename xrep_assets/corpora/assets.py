@@ -15,7 +15,7 @@ from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip, read_tmx
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.allocation import AllocationParams, allocate, monolingual_text
+from xrep_assets.corpora.allocation import AllocationParams, allocate, forbidden_keys, monolingual_text
 from xrep_assets.corpora.store import (
     STUDY_CORPUS_PARTS,
     clean_bitext_parts,
@@ -25,6 +25,7 @@ from xrep_assets.corpora.store import (
     study_bitext_name,
 )
 from xrep_assets.errors import CorpusFormatError
+from xrep_assets.evaluation.contamination import evaluation_sentences
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, LanguagePair
@@ -157,9 +158,12 @@ class AllocationConfig(dg.Config):
     validation_rate: float = _ALLOCATION.validation_rate
     min_validation_units: int = _ALLOCATION.min_validation_units
     cap_to_smallest: bool = _ALLOCATION.cap_to_smallest
+    # Drop pretraining rows holding a sentence of any XGLUE test set (the profile's XGLUE folder);
+    # the no_test_contamination check then guards the result.
+    decontaminate: bool = True
 
     def params(self) -> AllocationParams:
-        return AllocationParams(**self.model_dump())
+        return AllocationParams(**self.model_dump(exclude={"decontaminate"}))
 
 
 @dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"})
@@ -171,8 +175,12 @@ def pretraining_corpus(
     validation, every pair capped to the smallest; written as per-pair bitext (train / validation,
     both corpora together) and per-language monolingual training text."""
     profile = study.resolved()
+    forbidden = None
+    if config.decontaminate and profile.xglue_dir is not None:
+        forbidden = forbidden_keys(evaluation_sentences(profile.xglue_dir))
+        context.log.info(f"decontaminating against {forbidden.height:,} XGLUE test sentence keys")
     allocations = [
-        allocate(read_cleaned_bitexts(artifacts.path(), corpus, profile.pairs), corpus, config.params())
+        allocate(read_cleaned_bitexts(artifacts.path(), corpus, profile.pairs), corpus, config.params(), forbidden)
         for corpus in CORPORA.values()
     ]
     bitexts = {
