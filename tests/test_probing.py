@@ -14,18 +14,18 @@ from xrep_assets.study import TASKS
 class KeywordEncoder:
     """Feature 0 says whether a text contains 'yes' (or its French 'oui'): a perfectly cross-lingual encoder."""
 
-    def sentence_vectors(self, texts_a, texts_b=None, layer=-1):
+    def sentence_vectors(self, texts_a, texts_b=None, layer=-1, lang=None):
         texts = [a + " " + (b or "") for a, b in zip(texts_a, texts_b or [None] * len(texts_a))]
         return np.array([[float("yes" in t or "oui" in t), 1.0] for t in texts])
 
-    def word_vectors(self, sentences, layer=-1):
+    def word_vectors(self, sentences, layer=-1, lang=None):
         return [np.array([[float(w[0].isupper()), 1.0] for w in words]) for words in sentences]
 
 
 class BlindEncoder(KeywordEncoder):
     """Sees nothing: every text has the same vector."""
 
-    def sentence_vectors(self, texts_a, texts_b=None, layer=-1):
+    def sentence_vectors(self, texts_a, texts_b=None, layer=-1, lang=None):
         return np.ones((len(texts_a), 2))
 
 

@@ -1,81 +1,196 @@
 """One encoder interface for every checkpoint: token and sentence vectors from a chosen layer.
 
-Encoder-only models (BERT, XLM-R) and decoder-only models (GPT-2) use the whole stack;
-encoder-decoder models (BART, mBART, NLLB/M2M100, Marian) use their encoder stack only.
+An adapter per architecture family, chosen from `config.model_type`, says which stack's hidden states
+are the representations: the whole model for encoder-only (BERT, XLM-R) and decoder-only (GPT-2)
+models, the encoder stack for encoder-decoder models (BART, mBART, NLLB/M2M100, Marian). Layer 0 is
+the embedding output, -1 the last layer.
+
+The source language enters the input the way the model saw it in training (`lang_codes`):
+- None: no language marker (mBERT, XLM-R, our MLM, CLM and BART-denoising models);
+- "mbart" / "nllb": the tokenizer's `src_lang` is set and the tokenizer places the code itself
+  (mBART-50 and NLLB put it first, mBART-cc25 after `</s>`);
+- "iso": our tag, `[<src>] tokens [</s>]`, as our TLM and MT objectives build their sources.
+`language_codes_for` derives the choice for a checkpoint key from the study catalog.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
+
+from xrep_assets.errors import XrepError
+from xrep_assets.study import (
+    CONTINUED_PRETRAINING,
+    SOURCE_LANGUAGE,
+    CatalogError,
+    HUB_CHECKPOINTS,
+    OBJECTIVES,
+    HubCheckpoint,
+    LanguageCodes,
+    language_token,
+)
+
+Pooling = Literal["mean", "first", "last"]
+POOLINGS: tuple[str, ...] = ("mean", "first", "last")
+
+# Any one of these beside config.json is a loadable set of weights (the index files: sharded weights).
+WEIGHT_FILES: tuple[str, ...] = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
-class Encoder:
-    """Loads a Hugging Face checkpoint directory and returns mean-pooled or first-subword vectors."""
+class EncoderError(XrepError):
+    """A checkpoint the encoder cannot load or an input it cannot encode."""
 
-    def __init__(self, path: Path, device: str = "cpu", max_length: int = 128, batch_size: int = 32):
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModel.from_pretrained(str(path))
-        self.stack = model.get_encoder() if model.config.is_encoder_decoder else model
-        self.stack.to(device).eval()
-        self.device = device
-        self.batch_size = batch_size
-        self.max_length = min(max_length, _max_positions(model.config))
 
-    @property
-    def num_layers(self) -> int:
-        return self.stack.config.num_hidden_layers
+# --------------------------------------------------------------------------------------------------
+# Architecture adapters
 
-    def _hidden_states(self, encoded: dict, layer: int) -> torch.Tensor:
-        with torch.inference_mode():
-            out = self.stack(**{k: v.to(self.device) for k, v in encoded.items()}, output_hidden_states=True)
-        return out.hidden_states[layer]  # index 0 is the embeddings, -1 the last layer
 
-    def sentence_vectors(
-        self, texts_a: Sequence[str], texts_b: Sequence[str | None] | None = None, layer: int = -1
-    ) -> np.ndarray:
-        """Mean over the non-padding tokens of (a) or of the pair (a, b) encoded as the tokenizer pairs them."""
-        vectors = []
-        for start in range(0, len(texts_a), self.batch_size):
-            a = list(texts_a[start : start + self.batch_size])
-            b = None if texts_b is None else [t or "" for t in texts_b[start : start + self.batch_size]]
-            encoded = self.tokenizer(
-                a, b, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            )
-            encoded.pop("token_type_ids", None)
-            hidden = self._hidden_states(encoded, layer)
-            mask = encoded["attention_mask"].to(hidden.device).unsqueeze(-1).to(hidden.dtype)
-            vectors.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu().numpy())
-        return np.concatenate(vectors) if vectors else np.zeros((0, self.stack.config.hidden_size), np.float32)
+@dataclass(frozen=True)
+class StackAdapter:
+    """Which stack of a model family yields the representations, and how many layers it has."""
 
-    def word_vectors(self, sentences: Sequence[Sequence[str]], layer: int = -1) -> list[np.ndarray]:
-        """One vector per word: the word's first subword, the usual choice for tagging heads.
+    kind: Literal["encoder-only", "decoder-only", "encoder-decoder"]
+    model_types: tuple[str, ...]
 
-        Words cut off by `max_length` get a zero vector (their tag then comes from the head's bias).
-        """
-        result: list[np.ndarray] = []
-        for start in range(0, len(sentences), self.batch_size):
-            batch = [list(s) for s in sentences[start : start + self.batch_size]]
-            encoded = self.tokenizer(
-                batch, is_split_into_words=True, padding=True, truncation=True,
-                max_length=self.max_length, return_tensors="pt",
-            )
-            word_ids = [encoded.word_ids(i) for i in range(len(batch))]
-            encoded.pop("token_type_ids", None)
-            hidden = self._hidden_states(dict(encoded), layer).float().cpu().numpy()
-            for i, words in enumerate(batch):
-                vectors = np.zeros((len(words), hidden.shape[-1]), np.float32)
-                seen: set[int] = set()
-                for position, word in enumerate(word_ids[i]):
-                    if word is not None and word not in seen:
-                        seen.add(word)
-                        vectors[word] = hidden[i, position]
-                result.append(vectors)
-        return result
+    def stack(self, model: PreTrainedModel) -> torch.nn.Module:
+        return model.get_encoder() if self.kind == "encoder-decoder" else model
+
+    def num_layers(self, config: PreTrainedConfig) -> int:
+        return config.encoder_layers if self.kind == "encoder-decoder" else config.num_hidden_layers
+
+
+ADAPTERS: tuple[StackAdapter, ...] = (
+    StackAdapter("encoder-only", ("bert", "xlm-roberta", "roberta")),
+    StackAdapter("decoder-only", ("gpt2",)),
+    StackAdapter("encoder-decoder", ("bart", "mbart", "m2m_100", "marian")),
+)
+
+
+def adapter_for(model_type: str) -> StackAdapter:
+    for adapter in ADAPTERS:
+        if model_type in adapter.model_types:
+            return adapter
+    supported = ", ".join(t for adapter in ADAPTERS for t in adapter.model_types)
+    raise EncoderError(f"no encoder adapter for model type {model_type!r}; supported: {supported}")
+
+
+def checkpoint_model_type(path: Path) -> str:
+    """The `model_type` of a Hugging Face checkpoint directory that also holds weights."""
+    if not path.is_dir():
+        raise EncoderError(f"{path}: no such checkpoint directory")
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise EncoderError(f"{path}: not a Hugging Face checkpoint (no config.json)")
+    model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
+    if not model_type:
+        raise EncoderError(f"{config_file}: no model_type")
+    if not any((path / name).is_file() for name in WEIGHT_FILES):
+        raise EncoderError(f"{path}: no model weights (expected one of {', '.join(WEIGHT_FILES)})")
+    return model_type
+
+
+# --------------------------------------------------------------------------------------------------
+# Which language marker a checkpoint of the catalog reads
+
+
+def language_codes_for(checkpoint_key: str) -> LanguageCodes | None:
+    """How the checkpoint `checkpoint_key` of the study catalog was shown its source language.
+
+    Our bitext objectives (TLM, both MT models) put `<src>` before every source segment; our
+    monolingual ones never saw a tag. Hub models read their own codes (mBART, NLLB) or none (the hub's
+    "iso" models, mBERT and XLM-R, have no language token). A continued hub model keeps its tokenizer,
+    so it reads its hub codes. (An objective trained with a different `init_from` than the catalog's
+    is not recorded in the key; such a model needs `lang_codes` given by hand.)
+    """
+    if checkpoint_key in HUB_CHECKPOINTS:
+        return _hub_language_codes(HUB_CHECKPOINTS[checkpoint_key])
+    if checkpoint_key in CONTINUED_PRETRAINING:
+        entry = CONTINUED_PRETRAINING[checkpoint_key]
+        return _hub_language_codes(HUB_CHECKPOINTS[entry.init_from]) or _objective_language_codes(entry.objective)
+    if checkpoint_key in OBJECTIVES:
+        return _objective_language_codes(checkpoint_key)
+    raise EncoderError(f"checkpoint {checkpoint_key!r} is not in the study catalog")
+
+
+def _hub_language_codes(entry: HubCheckpoint) -> LanguageCodes | None:
+    return None if entry.lang_codes == "iso" else entry.lang_codes
+
+
+def _objective_language_codes(objective: str) -> LanguageCodes | None:
+    return "iso" if OBJECTIVES[objective].data == "bitext" else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Pure helpers: pooling, layer checks, assembling token rows
+
+
+def pool_hidden_states(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
+    """(batch, length, hidden) -> (batch, hidden) over the real (mask 1) tokens of each row.
+
+    "first" and "last" are found from the mask, so left and right padding give the same result.
+    """
+    mask = attention_mask.to(hidden.device)
+    if pooling == "mean":
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    if pooling == "first":
+        return hidden[rows, mask.argmax(1)]
+    if pooling == "last":
+        return hidden[rows, mask.shape[1] - 1 - mask.flip(1).argmax(1)]
+    raise EncoderError(f"unknown pooling {pooling!r}; known: {', '.join(POOLINGS)}")
+
+
+def check_layer(layer: int, num_layers: int) -> None:
+    """Hidden states hold num_layers + 1 entries: the embeddings, then one per layer."""
+    if not -(num_layers + 1) <= layer <= num_layers:
+        raise EncoderError(f"layer {layer} does not exist: the stack has layers 0 (embeddings) to {num_layers}")
+
+
+def words_in_frame(
+    pieces: Sequence[Sequence[int]], prefix: Sequence[int], suffix: Sequence[int], budget: int
+) -> tuple[list[int], list[int | None]]:
+    """`prefix + subwords + suffix` and each word's first-subword position (None: cut off by `budget`,
+    the number of subwords that fit, or a word with no subword)."""
+    ids, first = list(prefix), []
+    for word in pieces:
+        room = budget - (len(ids) - len(prefix))
+        first.append(len(ids) if word and room > 0 else None)
+        ids += list(word[: max(room, 0)])
+    return ids + list(suffix), first
+
+
+def split_budget(length_a: int, length_b: int, budget: int) -> tuple[int, int]:
+    """Token counts of a pair that fit `budget`, cutting the longer side first."""
+    if length_a + length_b <= budget:
+        return length_a, length_b
+    half = budget // 2
+    if length_a <= half:
+        return length_a, budget - length_a
+    if length_b <= half:
+        return budget - length_b, length_b
+    return budget - half, half
+
+
+def padded_batch(rows: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded input ids with their attention mask."""
+    width = max(len(row) for row in rows)
+    return {
+        "input_ids": torch.tensor([list(row) + [pad_id] * (width - len(row)) for row in rows], dtype=torch.long),
+        "attention_mask": torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], dtype=torch.long),
+    }
 
 
 def _max_positions(config) -> int:
@@ -85,3 +200,198 @@ def _max_positions(config) -> int:
             # RoBERTa-style position ids start after the padding index.
             return value - 2 if config.model_type in ("xlm-roberta", "roberta") else value
     return 512
+
+
+# --------------------------------------------------------------------------------------------------
+# The encoder
+
+
+class Encoder:
+    """Token and sentence vectors of a Hugging Face checkpoint directory, from any layer of its stack.
+
+    `lang_codes` says how the source language enters the input (module docstring); with it set, every
+    call needs `lang`, without it `lang` is ignored. `pooling` turns token states into a sentence
+    vector: the mean over real tokens, the first one ([CLS], or mBART-50's / NLLB's language code), or
+    the last one (a causal model's summary of the whole text).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        device: str = "cpu",
+        max_length: int = 128,
+        batch_size: int = 32,
+        pooling: Pooling = "mean",
+        lang_codes: LanguageCodes | None = None,
+    ):
+        path = Path(path)
+        if pooling not in POOLINGS:
+            raise EncoderError(f"unknown pooling {pooling!r}; known: {', '.join(POOLINGS)}")
+        self.adapter = adapter_for(checkpoint_model_type(path))
+        self.path, self.device, self.batch_size = path, device, batch_size
+        self.pooling, self.lang_codes = pooling, lang_codes
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        # Right padding keeps each real token at its own position in absolute-position models (BERT,
+        # GPT-2); pooling reads the mask, so it does not depend on the side.
+        self.tokenizer.padding_side = "right"
+        if self.tokenizer.pad_token is None:  # GPT-2: padded positions are masked, any id will do
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if lang_codes in ("mbart", "nllb") and not hasattr(self.tokenizer, "src_lang"):
+            raise EncoderError(f"{path}: a {type(self.tokenizer).__name__} has no src_lang for {lang_codes} codes")
+        model = AutoModel.from_pretrained(str(path))
+        self.config = model.config
+        self.stack = self.adapter.stack(model).to(device).eval()
+        self.max_length = min(max_length, _max_positions(model.config))
+        # BERT's segment embeddings tell the pair's second text apart; other models have none to use.
+        self.uses_segments = self.adapter.kind == "encoder-only" and getattr(model.config, "type_vocab_size", 1) > 1
+
+    @property
+    def num_layers(self) -> int:
+        """Layers of the stack read (an encoder-decoder's encoder); hidden states hold one more."""
+        return self.adapter.num_layers(self.config)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.config.hidden_size
+
+    # -- the language marker ------------------------------------------------------------------------
+
+    def _marker_language(self, lang: str | None) -> str:
+        """`lang`, or English where the model has no code for it (mBART-50 has none for Bulgarian or
+        Greek): the head was trained on English inputs, so an unknown language is shown as English."""
+        if lang is None:
+            raise EncoderError(f"{self.path} reads a source-language marker ({self.lang_codes} codes): pass lang")
+        return lang if self._token_id_of(lang) is not None else SOURCE_LANGUAGE
+
+    def _token_id_of(self, lang: str) -> int | None:
+        try:
+            token = language_token(lang, self.lang_codes)
+        except CatalogError:
+            return None
+        token_id = self.tokenizer.convert_tokens_to_ids(token)
+        return None if token_id is None or token_id == self.tokenizer.unk_token_id else token_id
+
+    def _language_token_id(self, lang: str | None) -> int:
+        """The id of `lang`'s code or tag in this tokenizer (English's where it has none)."""
+        token_id = self._token_id_of(self._marker_language(lang))
+        if token_id is None:
+            raise EncoderError(f"the tokenizer of {self.path} has no {self.lang_codes} token for {lang!r} nor for English")
+        return token_id
+
+    def _set_source_language(self, lang: str | None) -> None:
+        """mBART / NLLB tokenizers place the code of their `src_lang` themselves."""
+        if self.lang_codes in ("mbart", "nllb"):
+            self._language_token_id(lang)
+            self.tokenizer.src_lang = language_token(self._marker_language(lang), self.lang_codes)
+
+    def _tokenizer_frame(self, lang: str | None) -> tuple[list[int], list[int]]:
+        """The ids the input puts before and after a text's subwords, the language marker included."""
+        if self.lang_codes == "iso":
+            return [self._language_token_id(lang)], [self.tokenizer.eos_token_id]
+        self._set_source_language(lang)
+        # Read off the tokenizer itself: a probe text with and without its special tokens.
+        content = self.tokenizer("a", add_special_tokens=False)["input_ids"]
+        full = self.tokenizer("a")["input_ids"]
+        for start in range(len(full) - len(content) + 1):
+            if full[start : start + len(content)] == content:
+                return full[:start], full[start + len(content) :]
+        raise EncoderError(f"the tokenizer of {self.path} changes a text's subwords when it adds special tokens")
+
+    # -- encoding -----------------------------------------------------------------------------------
+
+    def encoded_texts(
+        self, texts_a: Sequence[str], texts_b: Sequence[str | None] | None = None, lang: str | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The model inputs of one batch of texts (or pairs), language marker included."""
+        a = list(texts_a)
+        b = None if texts_b is None else [t or "" for t in texts_b]
+        if self.lang_codes == "iso":
+            return self._tagged_texts(a, b, lang)
+        self._set_source_language(lang)
+        encoded = self.tokenizer(
+            a, b, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        return self._model_inputs(encoded)
+
+    def _tagged_texts(self, a: list[str], b: list[str] | None, lang: str | None) -> dict[str, torch.Tensor]:
+        """`[<src>] a [</s>]`, and for a pair `[<src>] a [</s>] [<src>] b [</s>]` as TLM joins a pair."""
+        prefix, suffix = self._tokenizer_frame(lang)
+        frame = len(prefix) + len(suffix)
+        pieces_a = self.tokenizer(a, add_special_tokens=False)["input_ids"]
+        if b is None:
+            rows = [prefix + ids[: self.max_length - frame] + suffix for ids in pieces_a]
+        else:
+            rows = []
+            for ids_a, ids_b in zip(pieces_a, self.tokenizer(b, add_special_tokens=False)["input_ids"], strict=True):
+                keep_a, keep_b = split_budget(len(ids_a), len(ids_b), self.max_length - 2 * frame)
+                rows.append(prefix + ids_a[:keep_a] + suffix + prefix + ids_b[:keep_b] + suffix)
+        return padded_batch(rows, self.tokenizer.pad_token_id)
+
+    def encoded_words(
+        self, sentences: Sequence[Sequence[str]], lang: str | None = None
+    ) -> tuple[dict[str, torch.Tensor], list[list[int | None]]]:
+        """The model inputs of pre-split sentences and each word's first-subword position.
+
+        Each word is tokenized on its own, as `is_split_into_words` does, and the language marker and
+        special tokens framed around them, so the positions hold whatever the marker adds.
+        """
+        prefix, suffix = self._tokenizer_frame(lang)
+        budget = self.max_length - len(prefix) - len(suffix)
+        rows, firsts = [], []
+        for words in sentences:
+            pieces = self.tokenizer(list(words), add_special_tokens=False)["input_ids"] if words else []
+            ids, first = words_in_frame(pieces, prefix, suffix, budget)
+            rows.append(ids)
+            firsts.append(first)
+        return padded_batch(rows, self.tokenizer.pad_token_id), firsts
+
+    def _model_inputs(self, encoded) -> dict[str, torch.Tensor]:
+        names = ("input_ids", "attention_mask") + (("token_type_ids",) if self.uses_segments else ())
+        return {name: encoded[name] for name in names if name in encoded}
+
+    def hidden_states(self, inputs: dict[str, torch.Tensor], layer: int) -> torch.Tensor:
+        """(batch, length, hidden) states after `layer` (0: the embeddings, -1: the last layer)."""
+        check_layer(layer, self.num_layers)
+        with torch.inference_mode():
+            out = self.stack(**{k: v.to(self.device) for k, v in inputs.items()}, output_hidden_states=True)
+        return out.hidden_states[layer]
+
+    # -- vectors ------------------------------------------------------------------------------------
+
+    def sentence_vectors(
+        self,
+        texts_a: Sequence[str],
+        texts_b: Sequence[str | None] | None = None,
+        layer: int = -1,
+        lang: str | None = None,
+    ) -> np.ndarray:
+        """One vector per text (or pair (a, b), encoded as the tokenizer pairs them), pooled over its tokens."""
+        check_layer(layer, self.num_layers)
+        vectors = []
+        for start in range(0, len(texts_a), self.batch_size):
+            a = texts_a[start : start + self.batch_size]
+            b = None if texts_b is None else texts_b[start : start + self.batch_size]
+            inputs = self.encoded_texts(a, b, lang)
+            pooled = pool_hidden_states(self.hidden_states(inputs, layer), inputs["attention_mask"], self.pooling)
+            vectors.append(pooled.float().cpu().numpy())
+        return np.concatenate(vectors) if vectors else np.zeros((0, self.hidden_size), np.float32)
+
+    def word_vectors(
+        self, sentences: Sequence[Sequence[str]], layer: int = -1, lang: str | None = None
+    ) -> list[np.ndarray]:
+        """One vector per word: the word's first subword, the usual choice for tagging heads.
+
+        Words cut off by `max_length` get a zero vector (their tag then comes from the head's bias).
+        """
+        check_layer(layer, self.num_layers)
+        result: list[np.ndarray] = []
+        for start in range(0, len(sentences), self.batch_size):
+            inputs, firsts = self.encoded_words(sentences[start : start + self.batch_size], lang)
+            hidden = self.hidden_states(inputs, layer).float().cpu().numpy()
+            for row, first in enumerate(firsts):
+                vectors = np.zeros((len(first), hidden.shape[-1]), np.float32)
+                for word, position in enumerate(first):
+                    if position is not None:
+                        vectors[word] = hidden[row, position]
+                result.append(vectors)
+        return result

@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from xrep_assets.checkpoints.assets import checkpoint
-from xrep_assets.checkpoints.encoder import Encoder
+from xrep_assets.checkpoints.encoder import Encoder, language_codes_for
 from xrep_assets.checkpoints.store import checkpoint_parts, read_record
 from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.loaders import load_task_split, task_file
@@ -51,7 +51,7 @@ def task_scores(
     data_dir = profile.xglue_dir
     directory = artifacts.path(*checkpoint_parts(checkpoint_key))
     record = read_record(directory)
-    encoder = Encoder(directory, device=profile.device)
+    encoder = Encoder(directory, device=profile.device, lang_codes=language_codes_for(record.key))
 
     train = load_task_split(data_dir, task.key, SOURCE_LANGUAGE, "train")
     dev = load_task_split(data_dir, task.key, SOURCE_LANGUAGE, "dev")

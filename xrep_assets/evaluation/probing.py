@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from xrep_assets.checkpoints.encoder import Encoder
 from xrep_assets.evaluation.loaders import SentenceExamples, TaggedSentences
 from xrep_assets.evaluation.metrics import score_task
-from xrep_assets.study import Task
+from xrep_assets.study import SOURCE_LANGUAGE, Task
 
 REGULARISATION_GRID: tuple[float, ...] = (0.01, 0.1, 1.0)
 
@@ -53,10 +53,10 @@ class _SentenceProbe:
     def __init__(self, task: Task, encoder: Encoder, layer: int):
         self.task, self.encoder, self.layer = task, encoder, layer
 
-    def features(self, examples: SentenceExamples) -> np.ndarray:
+    def features(self, examples: SentenceExamples, lang: str) -> np.ndarray:
         frame = examples.frame
         texts_b = frame["text_b"].to_list() if self.task.head != "sentence" else None
-        return self.encoder.sentence_vectors(frame["text_a"].to_list(), texts_b, self.layer)
+        return self.encoder.sentence_vectors(frame["text_a"].to_list(), texts_b, self.layer, lang=lang)
 
     def gold(self, examples: SentenceExamples) -> list[str]:
         return examples.labels
@@ -76,8 +76,8 @@ class _TaggingProbe:
     def __init__(self, task: Task, encoder: Encoder, layer: int):
         self.task, self.encoder, self.layer = task, encoder, layer
 
-    def features(self, examples: TaggedSentences) -> np.ndarray:
-        vectors = self.encoder.word_vectors(examples.tokens, self.layer)
+    def features(self, examples: TaggedSentences, lang: str) -> np.ndarray:
+        vectors = self.encoder.word_vectors(examples.tokens, self.layer, lang=lang)
         return np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32)
 
     def gold(self, examples: TaggedSentences) -> list[str]:
@@ -107,8 +107,9 @@ def probe_task(
     `evaluation` maps a language to (split name, examples).
     """
     probe = _TaggingProbe(task, encoder, layer) if task.head == "tagging" else _SentenceProbe(task, encoder, layer)
-    x_train, y_train = probe.features(train), probe.gold(train)
-    x_dev = probe.features(dev)
+    # The encoder marks the source language where its model expects it (mBART, NLLB, our MT models).
+    x_train, y_train = probe.features(train, SOURCE_LANGUAGE), probe.gold(train)
+    x_dev = probe.features(dev, SOURCE_LANGUAGE)
     best: tuple[float, float, Pipeline] | None = None
     for c in REGULARISATION_GRID:
         head = _fit_head(x_train, y_train, c, seed)
@@ -119,7 +120,9 @@ def probe_task(
     assert best is not None
     c, dev_value, head = best
     scores = [
-        LanguageScore(lang, split, task.metric, probe.score(head, probe.features(examples), examples), len(examples))
+        LanguageScore(
+            lang, split, task.metric, probe.score(head, probe.features(examples, lang), examples), len(examples)
+        )
         for lang, (split, examples) in evaluation.items()
     ]
     return ProbeResult(regularisation=c, dev_value=dev_value, scores=scores)
