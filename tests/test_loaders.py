@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import datasets
 import pytest
 
 from xrep_assets.errors import TaskDataError
 from xrep_assets.evaluation.loaders import (
+    HUB_CONFIGS,
+    ArchiveSource,
+    HubSource,
     SentenceExamples,
     TaggedSentences,
     load_task_split,
+    load_task_split_from_hub,
     read_conll_ner,
     read_conllu,
+    read_task_file,
     task_file,
+    task_labels,
 )
 from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
 
@@ -297,3 +304,143 @@ def test_real_conllu_files(relative, sentences, words):
 def test_real_conll_ner_files(relative, sentences, tokens):
     corpus = read_conll_ner(SHARED / "ner" / relative)
     assert (len(corpus), corpus.num_tokens) == (sentences, tokens)
+
+
+# --------------------------------------------------------------------------------------------------
+# Semantics shared with XGLUE's evaluator
+
+
+def test_tagging_lines_are_split_like_the_evaluator(tmp_path):
+    # the evaluator ends a sentence at -DOCSTART-, takes the last whitespace-separated field as the
+    # tag (tab or trailing whitespace allowed) and keeps a whitespace-only word as a token
+    write_task_file(
+        tmp_path, "NER", "en", "test",
+        "-DOCSTART- -X- -X- O\n\nEU\tI-ORG\nrejects O  \n-DOCSTART- O\nPeter I-PER\n\u00a0 O\n",
+    )
+    ner = load_task_split(tmp_path, "NER", "en", "test")
+    assert ner.tokens == [["EU", "rejects"], ["Peter", "\u00a0"]]
+    assert ner.tags == [["I-ORG", "O"], ["I-PER", "O"]]
+    write_task_file(tmp_path, "NER", "en", "test", "EU I-ORG\n I-ORG\n")
+    with pytest.raises(TaskDataError, match=r":2: expected 'word label'"):
+        load_task_split(tmp_path, "NER", "en", "test")
+
+
+def test_nc_categories_are_the_ten_of_xglue(tmp_path):
+    write_task_file(tmp_path, "NC", "fr", "dev", "t\tb\tsports\nt\tb\tpolitics\n")
+    with pytest.raises(TaskDataError, match=r":2: unknown label 'politics'"):
+        load_task_split(tmp_path, "NC", "fr", "dev")
+
+
+def test_read_task_file_and_task_labels(tmp_path):
+    path = tmp_path / "anywhere.tsv"
+    path.write_text("q\tt\ts\t3\n", encoding="utf-8")
+    assert rows(read_task_file(path, "WPR")) == [("q", "t s", "3", 0)]
+    assert task_labels("WPR") == frozenset("01234") and "SCONJ" in task_labels("POS")
+
+
+# --------------------------------------------------------------------------------------------------
+# Hugging Face datasets with the `xglue` script's configs (huggingface/datasets datasets/xglue/xglue.py)
+
+
+def hub_features(config: str):
+    """The features the `xglue` dataset script declares in `_info` for `config`."""
+    Value, ClassLabel, Sequence = datasets.Value, datasets.ClassLabel, datasets.Sequence
+    string = Value("string")
+    ner_tags = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    upos = "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
+    news = "foodanddrink sports travel finance lifestyle news entertainment health video autos".split()
+    features = {
+        "ner": {"words": Sequence(string), "ner": Sequence(ClassLabel(names=ner_tags))},
+        "pos": {"words": Sequence(string), "pos": Sequence(ClassLabel(names=upos))},
+        "nc": {"news_title": string, "news_body": string, "news_category": ClassLabel(names=news)},
+        "xnli": {"premise": string, "hypothesis": string,
+                 "label": ClassLabel(names=["entailment", "neutral", "contradiction"])},
+        "paws-x": {"sentence1": string, "sentence2": string, "label": ClassLabel(names=["different", "same"])},
+        "qadsm": {"query": string, "ad_title": string, "ad_description": string,
+                  "relevance_label": ClassLabel(names=["Bad", "Good"])},
+        "wpr": {"query": string, "web_page_title": string, "web_page_snippet": string,
+                "relavance_label": ClassLabel(names=["Bad", "Fair", "Good", "Excellent", "Perfect"])},
+        "qam": {"question": string, "answer": string, "label": ClassLabel(names=["False", "True"])},
+    }[config]
+    return datasets.Features(features)
+
+
+def hub_dataset(config: str, split: str, columns: dict):
+    table = datasets.Dataset.from_dict(columns, features=hub_features(config))
+    return datasets.DatasetDict({split: table})
+
+
+# task, hub split, hub columns (ClassLabel ids), the same rows as an official file
+HUB_CASES = [
+    ("NC", "validation.de", {"news_title": ["T1", "T2"], "news_body": ["B1", "B2"], "news_category": [1, 0]},
+     "T1\tB1\tsports\nT2\tB2\tfoodanddrink\n"),
+    ("XNLI", "test.sw", {"premise": ["P", "P"], "hypothesis": ["H1", "H2"], "label": [2, 0]},
+     "P\tH1\tcontradiction\nP\tH2\tentailment\n"),
+    ("PAWS-X", "validation.fr", {"sentence1": ["S1", "T1"], "sentence2": ["S2", "T2"], "label": [1, 0]},
+     "id\tsentence1\tsentence2\tlabel\n7\tS1\tS2\t1\n8\tT1\tT2\t0\n"),
+    ("QAM", "test.de", {"question": ["q"], "answer": ["a"], "label": [1]}, "q\ta\t1\n"),
+    ("QADSM", "test.fr", {"query": ["q"], "ad_title": ["Titre"], "ad_description": ["Desc"], "relevance_label": [0]},
+     "q\tTitre\tDesc\tBad\n"),
+    ("WPR", "test.it",
+     {"query": ["q1", "q1", "q2", "q1"], "web_page_title": ["t1", "t2", "t3", "t4"],
+      "web_page_snippet": ["s1", "s2", "s3", "s4"], "relavance_label": [4, 0, 2, 1]},
+     "q1\tt1\ts1\t4\nq1\tt2\ts2\t0\nq2\tt3\ts3\t2\nq1\tt4\ts4\t1\n"),
+]
+
+
+@pytest.mark.parametrize(("task", "hub_split", "columns", "file_text"), HUB_CASES)
+def test_hub_rows_equal_the_archive_rows(tmp_path, task, hub_split, columns, file_text):
+    lang = hub_split.split(".")[1]
+    split = "dev" if hub_split.startswith("validation") else "test"
+    write_task_file(tmp_path, task, lang, split, file_text)
+    dataset = hub_dataset(HUB_CONFIGS[task], hub_split, columns)
+    from_hub = load_task_split_from_hub("someone/xglue", task, lang, split, dataset=dataset)
+    assert rows(from_hub) == rows(load_task_split(tmp_path, task, lang, split))
+
+
+def test_hub_tagging_equals_the_archive_and_streams(tmp_path):
+    columns = {"words": [["EU", "rejects"], ["Peter"]], "ner": [[4, 0], [2]]}  # I-ORG O | I-PER
+    write_task_file(tmp_path, "NER", "nl", "test", "EU I-ORG\nrejects O\n\nPeter I-PER\n")
+    dataset = hub_dataset("ner", "test.nl", columns)
+    archive = load_task_split(tmp_path, "NER", "nl", "test")
+    for given in (dataset, dataset["test.nl"], dataset["test.nl"].to_iterable_dataset()):
+        hub = load_task_split_from_hub("someone/xglue", "NER", "nl", "test", dataset=given)
+        assert (hub.tokens, hub.tags) == (archive.tokens, archive.tags)
+    pos = hub_dataset("pos", "train", {"words": [["Ja", "!"]], "pos": [[6, 12]]})
+    hub = load_task_split_from_hub("someone/xglue", "POS", "en", "train", dataset=pos)
+    assert (hub.tokens, hub.tags) == ([["Ja", "!"]], [["INTJ", "PUNCT"]])
+
+
+def test_hub_string_labels_as_older_script_versions_declare():
+    string = datasets.Value("string")
+    features = datasets.Features({"words": datasets.Sequence(string), "ner": datasets.Sequence(string)})
+    table = datasets.Dataset.from_dict({"words": [["Bonn"]], "ner": [["I-LOC"]]}, features=features)
+    assert load_task_split_from_hub("x", "NER", "de", "dev", dataset=table).tags == [["I-LOC"]]
+    features = datasets.Features({"question": string, "answer": string, "label": string})
+    table = datasets.Dataset.from_dict({"question": ["q"], "answer": ["a"], "label": ["True"]}, features=features)
+    assert rows(load_task_split_from_hub("x", "QAM", "fr", "test", dataset=table)) == [("q", "a", "1", 0)]
+
+
+def test_hub_errors_name_the_split_and_row():
+    dataset = hub_dataset("qam", "test.de", {"question": ["q", "q2"], "answer": ["a", "b"], "label": [1, -1]})
+    with pytest.raises(TaskDataError, match=r"someone/xglue\[qam/test\.de\]:2: label id -1 has no name"):
+        load_task_split_from_hub("someone/xglue", "QAM", "de", "test", dataset=dataset)
+    no_split = r"\[qam/validation\.de\]: no split 'validation\.de'; the dataset has test\.de"
+    with pytest.raises(TaskDataError, match=no_split):
+        load_task_split_from_hub("someone/xglue", "QAM", "de", "dev", dataset=dataset)
+    with pytest.raises(ValueError, match="only in 'en'"):
+        load_task_split_from_hub("someone/xglue", "QAM", "de", "train", dataset=dataset)
+    wrong = hub_dataset("paws-x", "test.de", {"sentence1": ["a"], "sentence2": ["b"], "label": [1]})
+    with pytest.raises(TaskDataError, match=r"missing columns \['question', 'answer'\]"):
+        load_task_split_from_hub("someone/xglue", "QAM", "de", "test", dataset=wrong)
+
+
+def test_task_sources_share_one_interface(tmp_path):
+    write_task_file(tmp_path, "QAM", "fr", "test", "q\ta\t1\n")
+    archive = ArchiveSource(tmp_path)
+    qam = hub_dataset("qam", "test.fr", {"question": ["q"], "answer": ["a"], "label": [1]})
+    hub = HubSource("someone/xglue", preloaded={"qam": qam})
+    for source in (archive, hub):
+        assert source.has("QAM", "fr", "test") and not source.has("QAM", "de", "test")
+        assert rows(source.load("QAM", "fr", "test")) == [("q", "a", "1", 0)]
+

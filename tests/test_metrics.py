@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from sklearn.metrics import ndcg_score
 
 from xrep_assets.evaluation.metrics import (
+    SECONDARY_METRICS,
     accuracy,
     ner_f1,
     pad_truncated_predictions,
     pos_accuracy,
     ranking_ndcg,
     score_task,
+    score_task_metrics,
     xglue_pos_value,
 )
 
@@ -67,6 +71,47 @@ def test_ranking_ndcg_does_not_merge_a_query_that_comes_back():
 def test_ranking_ndcg_counts_a_query_with_only_zero_grades_as_zero():
     # sklearn gives a query with IDCG = 0 the score 0, and the evaluator keeps it in the mean.
     assert ranking_ndcg(["a", "a", "b", "b"], [0, 0, 1, 0], [0.2, 0.1, 0.9, 0.1]) == pytest.approx((0 + 1) / 2)
+
+
+def evaluator_ndcg(query_strings, grades, scores):
+    """XGLUE's WPR value written out step by step from its evaluator: a query id that grows whenever
+    the query string differs from the previous row's, ids as dict keys, lists of fewer than 2 rows
+    skipped, sklearn's ndcg_score per list, numpy's mean of the per-query values."""
+    query_id, previous, lists = 0, "", {}
+    for query, grade, score in zip(query_strings, grades, scores):
+        if query != previous and previous:
+            query_id += 1
+        previous = query
+        lists.setdefault(query_id, ([], []))
+        lists[query_id][0].append(float(score))
+        lists[query_id][1].append(float(grade))
+    values = [ndcg_score(np.asarray([g]), np.asarray([p])) for p, g in lists.values() if len(g) >= 2]
+    return np.array(values).mean()
+
+
+def test_ranking_ndcg_has_the_evaluator_bits():
+    # 300 random queries of 1-5 rows. For this seed a correctly rounded mean (math.fsum / n) differs
+    # from numpy's pairwise mean in the last bit; the evaluator uses numpy's, so do we.
+    rng = np.random.default_rng(0)
+    queries, grades, scores = [], [], []
+    for q in range(300):
+        n = int(rng.integers(1, 6))
+        queries += [f"q{q}"] * n
+        grades += [str(g) for g in rng.integers(0, 5, size=n)]
+        scores += [float(x) for x in rng.random(n)]
+    expected = evaluator_ndcg(queries, grades, scores)
+    per_query = [ndcg_score([[float(g) for g in grades[i:j]]], [scores[i:j]])
+                 for i, j in _runs(queries) if j - i >= 2]
+    assert math.fsum(per_query) / len(per_query) != expected  # the difference the old code had
+    assert ranking_ndcg(queries, grades, scores) == expected  # bit for bit
+
+
+def _runs(keys):
+    start = 0
+    for index in range(1, len(keys) + 1):
+        if index == len(keys) or keys[index] != keys[start]:
+            yield start, index
+            start = index
 
 
 def test_ranking_ndcg_without_a_scorable_query_is_an_error():
@@ -131,6 +176,20 @@ def test_xglue_pos_value_does_not_tell_cconj_from_sconj():
     assert xglue_pos_value(gold, pred) == pytest.approx(1.0)
 
 
+def test_xglue_pos_value_keeps_the_evaluators_chunk_quirks():
+    # SCONJ has the seqeval prefix S (a one-token chunk): CCONJ CCONJ is one CONJ chunk, SCONJ SCONJ
+    # two, so none of the two predicted chunks is correct although every token type matches.
+    assert xglue_pos_value([["CCONJ", "CCONJ"]], [["SCONJ", "SCONJ"]]) == 0.0
+    # X has the type "_" of the O seqeval puts between sentences, so a sentence-final X chunk is not
+    # closed there. Predicted [NOUN X] [NOUN]: the X is lost, chunks OUN(0), OUN(3) (positions count
+    # the O between sentences); gold [NOUN NOUN] [NOUN]: OUN(0-1), OUN(3). Correct: OUN(3) -> 1/2,
+    # where the wrong X, had it been a chunk, would have given 1/3.
+    assert xglue_pos_value([["NOUN", "NOUN"], ["NOUN"]], [["NOUN", "X"], ["NOUN"]]) == pytest.approx(1 / 2)
+    # a lone sentence-final X is no chunk at all: no predicted chunk -> 0 (seqeval's zero division)
+    assert xglue_pos_value([["X"]], [["X"]]) == 0.0
+    assert pos_accuracy([["X"]], [["X"]]) == 1.0
+
+
 def test_tagging_metrics_reject_shape_mismatch():
     with pytest.raises(ValueError):
         pos_accuracy([["NOUN", "VERB"]], [["NOUN"]])
@@ -157,6 +216,17 @@ def test_score_task_uses_each_task_metric():
     assert score_task("NER", [["I-PER", "O", "I-LOC"]], [["I-PER"]]) == ("f1", pytest.approx(2 / 3))
     # POS reports XGLUE's value: chunks NOUN(0-1) vs predicted NOUN(0), VERB(1) -> 0 / 2
     assert score_task("POS", [["NOUN", "NOUN"]], [["NOUN", "VERB"]]) == ("xglue_pos", pytest.approx(0.0))
+
+
+def test_score_task_metrics_adds_token_accuracy_for_pos_only():
+    gold = [["NOUN", "NOUN", "VERB"], ["ADV"]]
+    pred = [["NOUN", "VERB", "VERB"], []]  # the second sentence truncated -> padded with O
+    # token accuracy over the padded prediction: NOUN right, NOUN->VERB, VERB right, ADV->O -> 2/4
+    # XGLUE: gold chunks OUN(0-1) ERB(2) DV(4); predicted OUN(0) ERB(1-2) (O is no chunk) -> 0/2
+    assert score_task_metrics("POS", gold, pred) == {"xglue_pos": 0.0, "token_accuracy": pytest.approx(2 / 4)}
+    assert list(score_task_metrics("POS", gold, pred)) == ["xglue_pos", "token_accuracy"]  # catalog metric first
+    assert score_task_metrics("NC", ["news", "sports"], ["news", "news"]) == {"accuracy": pytest.approx(1 / 2)}
+    assert set(SECONDARY_METRICS) == {"POS"}
 
 
 def test_score_task_needs_groups_for_ranking():

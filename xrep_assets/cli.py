@@ -49,6 +49,23 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate_predictions(args: argparse.Namespace) -> int:
+    """Scores a predictions file against an official gold file, as XGLUE's evaluator does."""
+    import json
+    from pathlib import Path
+
+    from xrep_assets.errors import XrepError
+    from xrep_assets.evaluation.predictions import evaluate_predictions
+
+    try:
+        result = evaluate_predictions(args.task, Path(args.gold), Path(args.predictions), args.lang, args.split)
+    except (XrepError, ValueError) as error:
+        print(f"xrep evaluate-predictions: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
 def cmd_dagster_home(args: argparse.Namespace) -> int:
     print(ensure_dagster_home())
     return 0
@@ -70,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="run a SQL query against the warehouse")
     sql.add_argument("query")
     sql.set_defaults(func=cmd_sql)
+
+    evaluate = commands.add_parser(
+        "evaluate-predictions", help="score one predictions file against an official XGLUE gold file (JSON)"
+    )
+    evaluate.add_argument("task", help="NC, XNLI, PAWS-X, QAM, QADSM, WPR, NER or POS")
+    evaluate.add_argument("gold", help="the gold file in the official format, or the xglue_full_dataset folder")
+    evaluate.add_argument("predictions", help="one prediction per gold line, or a folder of <TASK>/<lang>.prediction")
+    evaluate.add_argument("--lang", help="the language; required when GOLD or PREDICTIONS is a folder")
+    evaluate.add_argument("--split", choices=("dev", "test"), default="test", help="the gold file a folder gives")
+    evaluate.set_defaults(func=cmd_evaluate_predictions)
+
     home = commands.add_parser("dagster-home", help="create $DAGSTER_HOME (default var/dagster_home) and print it")
     home.set_defaults(func=cmd_dagster_home)
     return parser

@@ -12,6 +12,10 @@ Two return types:
   the row index for every other task, so that each row is its own group.
 - `TaggedSentences` for the tagging tasks (NER, POS): parallel lists of tokens and tags.
 
+Two sources give the same types behind one interface (`TaskSource`): the official archive on disk
+(`ArchiveSource`, `load_task_split`) and a Hugging Face dataset with the `xglue` script's configs,
+columns and splits (`HubSource`, `load_task_split_from_hub`).
+
 Files are streamed line by line in binary and decoded per line, so only `\\n` ends a line: the
 XGLUE texts contain quotes (hence no csv quoting) and may contain lone `\\r` or Unicode line
 separators, which must stay inside their field.
@@ -19,10 +23,10 @@ separators, which must stay inside their field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
@@ -38,6 +42,10 @@ SENTENCE_COLUMNS: dict[str, pl.DataType] = {
     "group": pl.Int64(),
 }
 
+# The 10 news categories (the `xglue` dataset script's `news_category` ClassLabel).
+NC_LABELS = frozenset(
+    "foodanddrink sports travel finance lifestyle news entertainment health video autos".split()
+)
 XNLI_LABELS = frozenset({"contradiction", "entailment", "neutral"})
 BINARY_LABELS = frozenset({"0", "1"})
 QADSM_LABELS = frozenset({"Good", "Bad"})
@@ -111,6 +119,12 @@ def task_file(data_dir: Path, task_key: str, lang: str, split: Split) -> Path:
 
     XGLUE ships training data in English only, so `split="train"` requires `lang="en"`.
     """
+    _check_split(task_key, lang, split)
+    task = TASKS[task_key]
+    return Path(data_dir) / task.data_dir / _file_name(task.data_dir, lang, split)
+
+
+def _check_split(task_key: str, lang: str, split: str) -> None:
     task = TASKS[task_key]
     if split not in ("train", "dev", "test"):
         raise ValueError(f"unknown split {split!r}")
@@ -118,7 +132,6 @@ def task_file(data_dir: Path, task_key: str, lang: str, split: Split) -> Path:
         raise ValueError(f"{task_key} has no language {lang!r}; it has {', '.join(task.languages)}")
     if split == "train" and lang != SOURCE_LANGUAGE:
         raise ValueError(f"XGLUE has {task_key} training data only in {SOURCE_LANGUAGE!r}, not {lang!r}")
-    return Path(data_dir) / task.data_dir / _file_name(task.data_dir, lang, split)
 
 
 def _file_name(task_dir: str, lang: str, split: Split) -> str:
@@ -140,11 +153,22 @@ def load_task_split(data_dir: Path, task_key: str, lang: str, split: Split) -> S
     path = task_file(data_dir, task_key, lang, split)
     if not path.is_file():
         raise TaskDataError(path, None, f"missing {task_key} {lang} {split} file")
+    return read_task_file(path, task_key, split)
+
+
+def read_task_file(path: Path, task_key: str, split: Split = "test") -> SentenceExamples | TaggedSentences:
+    """Read a file in the official format of `task_key`, wherever it lies (`split` only decides
+    whether XNLI's optional train header is allowed)."""
     if task_key in _TAG_SETS:
         return read_xglue_tagging(path, _TAG_SETS[task_key])
-    layout = _TSV_LAYOUTS[task_key]
-    header = _expected_header(task_key, split)
-    return _read_tsv_examples(path, layout, header)
+    return _read_tsv_examples(path, _TSV_LAYOUTS[task_key], _expected_header(task_key, split))
+
+
+def task_labels(task_key: str) -> frozenset[str]:
+    """The labels (tags for NER/POS, grades for WPR) a gold or predicted row of `task_key` may carry."""
+    if task_key in _TAG_SETS:
+        return _TAG_SETS[task_key]
+    return _TSV_LAYOUTS[task_key].labels
 
 
 @dataclass(frozen=True)
@@ -152,14 +176,14 @@ class _TsvLayout:
     """How one task's TSV rows map onto `SentenceExamples` columns."""
 
     columns: tuple[str, ...]  # field names in file order, label last
-    labels: frozenset[str] | None  # None: open label set (NC's news categories)
+    labels: frozenset[str]
     to_pair: Callable[[dict[str, str]], tuple[str, str]]  # fields -> (text_a, text_b)
     label_aliases: dict[str, str] | None = None
     groups_by_query: bool = False  # WPR: rows of one query form one ranking group
 
 
 _TSV_LAYOUTS: dict[str, _TsvLayout] = {
-    "NC": _TsvLayout(("title", "body", "category"), None, lambda f: (f["title"], f["body"])),
+    "NC": _TsvLayout(("title", "body", "category"), NC_LABELS, lambda f: (f["title"], f["body"])),
     "XNLI": _TsvLayout(
         ("premise", "hypothesis", "label"), XNLI_LABELS, lambda f: (f["premise"], f["hypothesis"]),
         label_aliases=XNLI_LABEL_ALIASES,
@@ -251,29 +275,40 @@ def _split_fields(path: Path, number: int, line: str, columns: tuple[str, ...]) 
 
 def _check_label(path: Path, number: int, line: str, label: str, layout: _TsvLayout) -> str:
     label = (layout.label_aliases or {}).get(label, label)
-    if layout.labels is not None and label not in layout.labels:
+    if label not in layout.labels:
         raise _error(path, number, f"unknown label {label!r}, expected one of {sorted(layout.labels)}", line)
     return label
 
 
 def read_xglue_tagging(path: Path, tag_set: frozenset[str] | None = None) -> TaggedSentences:
-    """Read an XGLUE NER/POS file: `word label` per line (one space), a blank line between sentences.
+    """Read an XGLUE NER/POS file: `word label` per line, a blank line between sentences.
 
-    The label is the text after the last space, so that a word containing spaces (Vietnamese UD
-    words do) stays whole; a tag outside `tag_set` is an error.
+    Lines are split the way XGLUE's evaluator reads its gold files, so that both count the same
+    tokens: the label is the last whitespace-separated field (trailing whitespace ignored), the
+    word is everything before the one separator in front of it (a Vietnamese UD word keeps its
+    inner spaces), and a line starting with `-DOCSTART-` ends a sentence like a blank line. A
+    line without a word, or a tag outside `tag_set`, is an error.
     """
     sentences = _SentenceBuilder()
-    for number, line in _numbered_lines(path):
-        if not line.strip():
+    for number, line in numbered_lines(path):
+        if not line.strip() or line.startswith("-DOCSTART-"):
             sentences.close()
             continue
-        word, separator, tag = line.rpartition(" ")
-        if not separator or not word.strip() or not tag:
-            raise _error(path, number, "expected 'word label' separated by one space", line)
+        word, tag = _word_and_tag(line)
+        if not word:
+            raise _error(path, number, "expected 'word label' separated by whitespace", line)
         if tag_set is not None and tag not in tag_set:
             raise _error(path, number, f"unknown tag {tag!r}", line)
         sentences.add(word, tag)
     return sentences.result()
+
+
+def _word_and_tag(line: str) -> tuple[str, str]:
+    """('word', 'TAG') of a non-blank tagging line; the word is '' when the line has only one field."""
+    content = line.rstrip()
+    tag = content.split()[-1]
+    before_tag = content[: len(content) - len(tag)]
+    return before_tag[:-1], tag  # drop the single separator in front of the tag
 
 
 # --------------------------------------------------------------------------------------------------
@@ -287,7 +322,7 @@ def read_conllu(path: Path) -> TaggedSentences:
     files do; a word line must have the 10 CoNLL-U columns.
     """
     sentences = _SentenceBuilder()
-    for number, line in _numbered_lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip():
             sentences.close()
             continue
@@ -312,7 +347,7 @@ def read_conll_ner(path: Path) -> TaggedSentences:
     skipped, like the blank line that follows them.
     """
     sentences = _SentenceBuilder()
-    for number, line in _numbered_lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip() or line.startswith("-DOCSTART-"):
             sentences.close()
             continue
@@ -321,6 +356,222 @@ def read_conll_ner(path: Path) -> TaggedSentences:
             raise _error(path, number, "expected space-separated columns: word ... NER tag", line)
         sentences.add(columns[0], columns[-1])
     return sentences.result()
+
+
+# --------------------------------------------------------------------------------------------------
+# Hugging Face datasets with the configs, columns and splits of the `xglue` dataset script
+
+# Our task key -> the script's config name. Its splits are `train` (English), `validation.<lang>`
+# and `test.<lang>`.
+HUB_CONFIGS: dict[str, str] = {
+    "NC": "nc", "XNLI": "xnli", "PAWS-X": "paws-x", "QAM": "qam", "QADSM": "qadsm", "WPR": "wpr",
+    "NER": "ner", "POS": "pos",
+}
+
+
+@dataclass(frozen=True)
+class _HubColumns:
+    """Which columns of a hub row make `text_a`, `text_b` (joined with a space) and the label, and how
+    the script's label names map back to the official files' labels."""
+
+    text_a: str
+    text_b: tuple[str, ...]
+    label: str
+    file_labels: dict[str, str]
+
+
+_HUB_COLUMNS: dict[str, _HubColumns] = {
+    "NC": _HubColumns("news_title", ("news_body",), "news_category", {}),
+    "XNLI": _HubColumns("premise", ("hypothesis",), "label", XNLI_LABEL_ALIASES),
+    "PAWS-X": _HubColumns("sentence1", ("sentence2",), "label", {"different": "0", "same": "1"}),
+    "QAM": _HubColumns("question", ("answer",), "label", {"False": "0", "True": "1"}),
+    "QADSM": _HubColumns("query", ("ad_title", "ad_description"), "relevance_label", {}),
+    # sic: the script spells the WPR column "relavance_label"
+    "WPR": _HubColumns(
+        "query", ("web_page_title", "web_page_snippet"), "relavance_label",
+        {"Bad": "0", "Fair": "1", "Good": "2", "Excellent": "3", "Perfect": "4"},
+    ),
+}
+_HUB_TAG_COLUMNS: dict[str, tuple[str, str]] = {"NER": ("words", "ner"), "POS": ("words", "pos")}
+_HUB_BATCH = 1000  # rows converted at a time, so that a streamed split is never held whole
+
+
+def hub_split_name(task_key: str, lang: str, split: Split) -> tuple[str, str]:
+    """(config, split) of one task split in a dataset laid out like the `xglue` script."""
+    _check_split(task_key, lang, split)
+    return HUB_CONFIGS[task_key], {"train": "train", "dev": f"validation.{lang}", "test": f"test.{lang}"}[split]
+
+
+def load_task_split_from_hub(
+    dataset_name: str,
+    task_key: str,
+    lang: str,
+    split: Split,
+    *,
+    dataset: Any = None,
+    revision: str | None = None,
+    streaming: bool = False,
+) -> SentenceExamples | TaggedSentences:
+    """One task split from a Hugging Face dataset with the `xglue` script's configs, as the same
+    `SentenceExamples` / `TaggedSentences` (and labels) the archive files give.
+
+    `dataset` is what `datasets.load_dataset(dataset_name, config)` returns for this task's config
+    (a `DatasetDict`, or just the split's `Dataset` / `IterableDataset`), loaded beforehand; without
+    it the split is loaded here (`streaming=True` reads it batch by batch instead of downloading it).
+    """
+    config, hub_split = hub_split_name(task_key, lang, split)
+    source = f"{dataset_name}[{config}/{hub_split}]"
+    if dataset is None:
+        import datasets  # heavy; only the hub path needs it
+
+        rows = datasets.load_dataset(dataset_name, config, split=hub_split, revision=revision, streaming=streaming)
+    elif isinstance(dataset, Mapping):  # DatasetDict / IterableDatasetDict
+        if hub_split not in dataset:
+            raise TaskDataError(source, None, f"no split {hub_split!r}; the dataset has {', '.join(dataset.keys())}")
+        rows = dataset[hub_split]
+    else:
+        rows = dataset
+    return examples_from_hub(task_key, rows, source)
+
+
+def examples_from_hub(task_key: str, rows: Any, source: str) -> SentenceExamples | TaggedSentences:
+    """Convert the rows of one hub split (`Dataset` or `IterableDataset` with the script's columns).
+
+    Labels become the official files' strings (ClassLabel ids through the split's features; the
+    script's names such as PAWS-X `same`, QAM `True`, WPR `Perfect` back to `1`, `1`, `4`) and are
+    checked against the task's label set. Errors name `source` and the 1-based row.
+    """
+    features = getattr(rows, "features", None) or {}
+    batches = rows.iter(batch_size=_HUB_BATCH)
+    if task_key in _HUB_TAG_COLUMNS:
+        return _hub_tagged(task_key, batches, features, source)
+    return _hub_sentences(task_key, batches, features, source)
+
+
+def _hub_sentences(task_key: str, batches: Iterable[dict], features: Any, source: str) -> SentenceExamples:
+    columns, layout = _HUB_COLUMNS[task_key], _TSV_LAYOUTS[task_key]
+    names = _label_names(features, columns.label)
+    text_a: list[str] = []
+    text_b: list[str] = []
+    labels: list[str] = []
+    groups: list[int] = []
+    previous_query: str | None = None
+    for batch in batches:
+        _check_columns(batch, (columns.text_a, *columns.text_b, columns.label), source)
+        for i, raw in enumerate(batch[columns.label]):
+            row = len(labels) + 1
+            label = _hub_label(raw, names, columns.file_labels, layout.labels, source, row)
+            a = batch[columns.text_a][i]
+            if layout.groups_by_query:
+                group = _query_group(groups, previous_query, a)
+                previous_query = a
+            else:
+                group = len(labels)
+            text_a.append(a)
+            text_b.append(" ".join(batch[name][i] for name in columns.text_b))
+            labels.append(label)
+            groups.append(group)
+    frame = pl.DataFrame(
+        {"text_a": text_a, "text_b": text_b, "label": labels, "group": groups}, schema=SENTENCE_COLUMNS
+    )
+    return SentenceExamples(path=Path(source), frame=frame)
+
+
+def _hub_tagged(task_key: str, batches: Iterable[dict], features: Any, source: str) -> TaggedSentences:
+    words_column, tags_column = _HUB_TAG_COLUMNS[task_key]
+    names = _label_names(features, tags_column)
+    tokens: list[list[str]] = []
+    tags: list[list[str]] = []
+    for batch in batches:
+        _check_columns(batch, (words_column, tags_column), source)
+        for words, raw_tags in zip(batch[words_column], batch[tags_column]):
+            row = len(tokens) + 1
+            if len(words) != len(raw_tags):
+                raise TaskDataError(source, row, f"{len(words)} words but {len(raw_tags)} tags")
+            tokens.append(list(words))
+            tags.append([_hub_label(raw, names, {}, _TAG_SETS[task_key], source, row) for raw in raw_tags])
+    return TaggedSentences(tokens=tokens, tags=tags)
+
+
+def _label_names(features: Any, column: str) -> list[str] | None:
+    """The ClassLabel names of `column` (through a List/Sequence of tags), or None for string labels."""
+    feature = features.get(column) if hasattr(features, "get") else None
+    feature = getattr(feature, "feature", feature)  # List(ClassLabel) / Sequence(ClassLabel)
+    return list(feature.names) if hasattr(feature, "names") else None
+
+
+def _hub_label(
+    raw: Any, names: list[str] | None, file_labels: dict[str, str], allowed: frozenset[str], source: str, row: int
+) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise TaskDataError(source, row, f"label {raw!r} is neither a ClassLabel id nor a string")
+    if isinstance(raw, int):
+        if names is None:
+            raise TaskDataError(source, row, f"integer label {raw} but the split has no ClassLabel names")
+        if not 0 <= raw < len(names):
+            raise TaskDataError(source, row, f"label id {raw} has no name (-1 means the row is unlabelled)")
+        raw = names[raw]
+    label = file_labels.get(raw, raw)
+    if label not in allowed:
+        raise TaskDataError(source, row, f"unknown label {raw!r}, expected one of {sorted(allowed)}")
+    return label
+
+
+def _check_columns(batch: dict, needed: tuple[str, ...], source: str) -> None:
+    missing = [name for name in needed if name not in batch]
+    if missing:
+        raise TaskDataError(source, None, f"missing columns {missing}; the split has {sorted(batch)}")
+
+
+# --------------------------------------------------------------------------------------------------
+# One interface over both sources
+
+
+class TaskSource(Protocol):
+    """Where task splits come from: the official archive on disk or a hub dataset."""
+
+    def has(self, task_key: str, lang: str, split: Split) -> bool: ...
+
+    def load(self, task_key: str, lang: str, split: Split) -> SentenceExamples | TaggedSentences: ...
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """The unpacked `xglue_full_dataset/` folder."""
+
+    data_dir: Path
+
+    def has(self, task_key: str, lang: str, split: Split) -> bool:
+        return task_file(self.data_dir, task_key, lang, split).is_file()
+
+    def load(self, task_key: str, lang: str, split: Split) -> SentenceExamples | TaggedSentences:
+        return load_task_split(self.data_dir, task_key, lang, split)
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A hub dataset laid out like the `xglue` script; `preloaded` maps a config name to its
+    `DatasetDict` (tests, offline copies) and is used instead of downloading that config."""
+
+    dataset_name: str
+    revision: str | None = None
+    streaming: bool = False
+    preloaded: Mapping[str, Any] | None = None
+
+    def has(self, task_key: str, lang: str, split: Split) -> bool:
+        config, hub_split = hub_split_name(task_key, lang, split)
+        if self.preloaded is not None and config in self.preloaded:
+            return hub_split in self.preloaded[config]
+        import datasets
+
+        return hub_split in datasets.get_dataset_split_names(self.dataset_name, config, revision=self.revision)
+
+    def load(self, task_key: str, lang: str, split: Split) -> SentenceExamples | TaggedSentences:
+        preloaded = (self.preloaded or {}).get(HUB_CONFIGS[task_key])
+        return load_task_split_from_hub(
+            self.dataset_name, task_key, lang, split,
+            dataset=preloaded, revision=self.revision, streaming=self.streaming,
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -351,8 +602,11 @@ class _SentenceBuilder:
         return TaggedSentences(tokens=self.tokens, tags=self.tags)
 
 
-def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line without its line ending), decoded as UTF-8 one line at a time."""
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its line ending), decoded as UTF-8 one line at a time.
+
+    A generator: files of any size are read one line at a time, never whole.
+    """
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -375,7 +629,7 @@ def _content_lines(path: Path) -> Iterator[tuple[int, str]]:
     the evaluator aligns line by line.
     """
     first_blank: int | None = None
-    for number, line in _numbered_lines(path):
+    for number, line in numbered_lines(path):
         if not line.strip():
             first_blank = first_blank or number
             continue

@@ -12,13 +12,19 @@ is a fraction in [0, 1].
 
 For NER and POS the evaluator pads a prediction sentence shorter than its gold sentence with `"O"`
 (models truncate long sentences); `score_task` does the same through `pad_truncated_predictions`.
+
+The evaluator averages a task over its languages (English included, each language weighing the
+same) and the study over tasks (each task weighing the same).
+
+Besides the catalog metric, a task may record secondary metrics (`SECONDARY_METRICS`): POS records
+plain token accuracy next to XGLUE's value; `score_task_metrics` returns both. Averages and
+comparisons use the catalog metric only.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 from seqeval.metrics import f1_score, precision_score
@@ -27,6 +33,10 @@ from sklearn.metrics import ndcg_score
 from xrep_assets.study import TASKS
 
 Tags = Sequence[Sequence[str]]
+
+TOKEN_ACCURACY = "token_accuracy"
+# Metrics recorded after the catalog metric (`Task.metric`), which alone enters the comparison.
+SECONDARY_METRICS: Mapping[str, tuple[str, ...]] = {"POS": (TOKEN_ACCURACY,)}
 
 
 def accuracy(gold: Sequence[str], pred: Sequence[str]) -> float:
@@ -53,7 +63,7 @@ def ranking_ndcg(groups: Sequence[Hashable], gold_grades: Sequence[float], score
     ]
     if not per_query:
         raise ValueError("no query has two or more rows: nDCG is undefined")  # the evaluator would give nan
-    return math.fsum(per_query) / len(per_query)
+    return float(np.mean(per_query))  # numpy's pairwise sum, as the evaluator: the same bits, not just close
 
 
 def ner_f1(gold_tags: Tags, pred_tags: Tags) -> float:
@@ -90,8 +100,13 @@ def xglue_pos_value(gold_tags: Tags, pred_tags: Tags) -> float:
     - Consecutive tokens of the same tag form one chunk (`NOUN NOUN` is one chunk of two tokens), and
       a chunk counts as correct only if the prediction has the same chunk: same type, same span.
     - The value is correct predicted chunks / all predicted chunks, over the whole set.
-    - `CCONJ` and `SCONJ` share the type `CONJ`, so confusing them is not an error.
-    It therefore differs from `pos_accuracy`, usually a little.
+    - `CCONJ` and `SCONJ` share the type `CONJ`: one for the other is no error in a one-token chunk,
+      but `SCONJ` chunks never grow (`CCONJ CCONJ` is one chunk, `SCONJ SCONJ` two).
+    - `X` has the type `_` of the `O` that seqeval puts between sentences, so an `X` ending a
+      sentence does not end its chunk there: the chunk is lost, or runs on into the next sentence
+      when that one starts with `X` too.
+    It therefore differs from `pos_accuracy`, usually a little. These quirks are the evaluator's
+    (it calls the same seqeval function); they are kept so that values compare with published ones.
     """
     gold, pred = _tag_lists(gold_tags, pred_tags)
     with warnings.catch_warnings():
@@ -120,6 +135,7 @@ def score_task(
     - WPR: `gold` are grades, `pred` scores, `groups` the query keys -> ndcg;
     - NER: `gold`, `pred` are tag sentences -> f1;
     - POS: tag sentences -> "xglue_pos", the value XGLUE reports (`xglue_pos_value`).
+    Tag sentences shorter than their gold sentence are padded with "O" first, as the evaluator does.
     """
     task = TASKS[task_key]
     if task.head == "ranking":
@@ -131,6 +147,21 @@ def score_task(
         value = ner_f1(gold, padded) if task.metric == "f1" else xglue_pos_value(gold, padded)
         return task.metric, value
     return task.metric, accuracy(gold, pred)
+
+
+def score_task_metrics(
+    task_key: str, gold: Sequence, pred: Sequence, groups: Sequence[Hashable] | None = None
+) -> dict[str, float]:
+    """Every metric recorded for one task: the catalog metric first (what `score_task` returns),
+    then the task's `SECONDARY_METRICS` (POS: `token_accuracy`, over the padded predictions)."""
+    metric, value = score_task(task_key, gold, pred, groups)
+    values = {metric: value}
+    for secondary in SECONDARY_METRICS.get(task_key, ()):
+        values[secondary] = _TAGGING_SECONDARY[secondary](gold, pad_truncated_predictions(gold, pred))
+    return values
+
+
+_TAGGING_SECONDARY = {TOKEN_ACCURACY: pos_accuracy}
 
 
 def _query_ndcg(grades: Sequence[float], scores: Sequence[float]) -> float:
