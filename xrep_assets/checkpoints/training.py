@@ -116,6 +116,7 @@ def optimizer_for(model: torch.nn.Module, spec: PretrainSpec) -> torch.optim.Opt
         lr=spec.learning_rate,
         betas=(0.9, 0.98),
         eps=1e-6,
+        fused=True,  # one kernel over all tensors: the default per-tensor loop is ~40 % of a CPU step
     )
 
 
@@ -241,13 +242,14 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
             generator = micro_batch_generator(spec.seed, step, micro, 0)
             taken = examples.take(global_batch, generator)
             mine = taken[dist_info.rank * spec.batch_size : (dist_info.rank + 1) * spec.batch_size]
-            batch = {k: v.to(device) for k, v in collate(spec.objective, mine, ids, micro_batch_generator(spec.seed, step, micro, dist_info.rank + 1)).items()}
+            collated = collate(spec.objective, mine, ids, micro_batch_generator(spec.seed, step, micro, dist_info.rank + 1))
+            tokens_here += int(collated["attention_mask"].sum())  # counted on the CPU: no wait for the GPU
+            batch = {k: v.to(device, non_blocking=True) for k, v in collated.items()}
             sync = micro == spec.grad_accum - 1 or not isinstance(wrapped, torch.nn.parallel.DistributedDataParallel)
             with (nullcontext() if sync else wrapped.no_sync()), autocast:
                 loss = wrapped(batch)
             (loss / spec.grad_accum).backward()
             step_loss += loss.detach() / spec.grad_accum
-            tokens_here += int(batch["attention_mask"].sum())
         if dist_info.world_size > 1:
             dist.all_reduce(step_loss)
             step_loss /= dist_info.world_size
