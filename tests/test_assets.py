@@ -27,7 +27,7 @@ from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
 from xrep_assets.tokenizers.assets import joint_tokenizer
 from xrep_assets.tokenizers.training import LANGUAGE_TAGS, load_tokenizer
-from xrep_assets.warehouse.assets import cross_lingual_comparison, score_warehouse
+from xrep_assets.warehouse.assets import cross_lingual_comparison, warehouse_scores
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
 from conftest import SHARED_DATA, requires_shared
@@ -213,12 +213,14 @@ def test_task_scores_keep_one_row_per_language(trained_study, task):
 
 def test_warehouse_and_comparison_hold_the_score_files_numbers(trained_study):
     root, resources, instance, _, _, _ = trained_study
-    dg.materialize([task_scores], resources=resources, partition_key=score_key("mlm", "PAWS-X"), instance=instance)
-    result = dg.materialize([score_warehouse, cross_lingual_comparison], resources=resources, instance=instance)
-    files = pl.concat([pl.read_parquet(f) for f in sorted((root / "artifacts" / "scores").glob("*/*.parquet"))])
-    assert metadata(result, "score_warehouse")["score_rows"] == files.height
+    result = dg.materialize(
+        [task_scores, warehouse_scores], resources=resources, partition_key=score_key("mlm", "PAWS-X"), instance=instance
+    )
+    dg.materialize([cross_lingual_comparison], resources=resources, instance=instance)
+    file = pl.read_parquet(root / "artifacts" / "scores" / "mlm" / "PAWS-X.parquet")
+    assert metadata(result, "warehouse_scores")["rows"] == file.height
+    paws = file.filter((pl.col("split") == "test") & (pl.col("metric") == TASKS["PAWS-X"].metric))["value"].mean()
     table = resources["warehouse"].query("SELECT * FROM comparison")
-    paws = files.filter(pl.col("task") == "PAWS-X")["value"].mean()
     assert table.filter(pl.col("Checkpoint") == "MLM")["PAWS-X"].item() == round(100 * paws, 1)
 
 

@@ -17,7 +17,7 @@ def test_the_graph_runs_from_corpora_to_the_comparison():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {
         "raw_bitext", "cleaned_bitext", "pretraining_corpus", "joint_tokenizer", "checkpoint", "task_scores",
-        "score_warehouse", "cross_lingual_comparison",
+        "warehouse_scores", "corpus_statistics", "cross_lingual_comparison",
     }
     upstream = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
     assert upstream["cleaned_bitext"] == {"raw_bitext"}
@@ -25,7 +25,9 @@ def test_the_graph_runs_from_corpora_to_the_comparison():
     assert upstream["joint_tokenizer"] == {"pretraining_corpus"}
     assert upstream["checkpoint"] == {"joint_tokenizer"}
     assert upstream["task_scores"] == {"checkpoint"}
-    assert upstream["cross_lingual_comparison"] == {"score_warehouse"}
+    assert upstream["warehouse_scores"] == {"task_scores"}
+    assert upstream["corpus_statistics"] == {"pretraining_corpus"}
+    assert upstream["cross_lingual_comparison"] == {"warehouse_scores"}
 
 
 def test_partitions_come_from_the_catalog():

@@ -31,13 +31,15 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from xrep_assets.markdown import markdown_table
+    from xrep_assets.warehouse.report import report
     from xrep_assets.warehouse.resources import DuckDBWarehouse
 
-    table = DuckDBWarehouse(path=str(default_warehouse_path())).query("SELECT * FROM comparison")
+    warehouse = DuckDBWarehouse(path=str(default_warehouse_path()))
+    per_language = getattr(args, "per_language", False)
     if getattr(args, "format", "markdown") == "csv":
-        sys.stdout.write(table.write_csv())
+        sys.stdout.write(report(warehouse, per_language=per_language).write_csv())
     else:
-        print(markdown_table(table))
+        print(markdown_table(report(warehouse, per_language=per_language, spread=True)))
     return 0
 
 
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="print the cross-lingual comparison from DuckDB")
     report.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    report.add_argument("--per-language", action="store_true", help="rows = checkpoint x task, columns = languages")
     report.set_defaults(func=cmd_report)
 
     sql = commands.add_parser("sql", help="run a SQL query against the warehouse")
@@ -104,8 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from xrep_assets.errors import XrepError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except XrepError as error:  # a missing warehouse, a bad file: one line, not a traceback
+        print(f"xrep {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

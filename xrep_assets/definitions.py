@@ -6,8 +6,13 @@ import dagster as dg
 
 from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
-from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.sensors import catalog_checkpoints_sensor
+from xrep_assets.checkpoints.resources import HubApi, HubSource
+from xrep_assets.checkpoints.sensors import (
+    catalog_checkpoints_sensor,
+    hub_rescore_sensor,
+    hub_revisions_sensor,
+    weekly_hub_reevaluation,
+)
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
 from xrep_assets.corpora.partitions import corpus_pair_partitions
@@ -19,16 +24,17 @@ from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.paths import default_artifacts_dir, default_warehouse_path
 from xrep_assets.resources import ArtifactStore, default_study_settings
 from xrep_assets.tokenizers.assets import joint_tokenizer
-from xrep_assets.warehouse.assets import cross_lingual_comparison, score_warehouse
+from xrep_assets.warehouse.assets import corpus_statistics, cross_lingual_comparison, warehouse_scores
+from xrep_assets.warehouse.jobs import warehouse_rebuild_job
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
 # One job per stage of the study, in dependency order: `xrep study` runs them partition by partition.
 corpora_job = dg.define_asset_job("corpora_job", selection=[raw_bitext, cleaned_bitext], partitions_def=corpus_pair_partitions)
-allocation_job = dg.define_asset_job("allocation_job", selection=[pretraining_corpus])
+allocation_job = dg.define_asset_job("allocation_job", selection=[pretraining_corpus, corpus_statistics])
 tokenizer_job = dg.define_asset_job("tokenizer_job", selection=[joint_tokenizer])
 checkpoint_job = dg.define_asset_job("checkpoint_job", selection=[checkpoint], partitions_def=checkpoint_partitions)
-scores_job = dg.define_asset_job("scores_job", selection=[task_scores], partitions_def=score_partitions)
-comparison_job = dg.define_asset_job("comparison_job", selection=[score_warehouse, cross_lingual_comparison])
+scores_job = dg.define_asset_job("scores_job", selection=[task_scores, warehouse_scores], partitions_def=score_partitions)
+comparison_job = dg.define_asset_job("comparison_job", selection=[cross_lingual_comparison])
 STUDY_JOBS = (corpora_job, allocation_job, tokenizer_job, checkpoint_job, scores_job, comparison_job)
 
 
@@ -38,15 +44,17 @@ def default_resources() -> dict[str, object]:
         "artifacts": ArtifactStore(root=str(default_artifacts_dir())),
         "opus": OpusSource(cache_dir=str(default_artifacts_dir() / "opus_cache")),
         "hub": HubSource(local_dir=dg.EnvVar("XREP_HUB_DIR").get_value()),
+        "hub_api": HubApi(),
         "launcher": LocalWorkerLauncher(),
         "warehouse": DuckDBWarehouse(path=str(default_warehouse_path())),
     }
 
 
 defs = dg.Definitions(
-    assets=[raw_bitext, cleaned_bitext, pretraining_corpus, joint_tokenizer, checkpoint, task_scores, score_warehouse, cross_lingual_comparison],
+    assets=[raw_bitext, cleaned_bitext, pretraining_corpus, joint_tokenizer, checkpoint, task_scores, warehouse_scores, corpus_statistics, cross_lingual_comparison],
     asset_checks=[*CORPUS_CHECKS, no_test_contamination],
-    jobs=list(STUDY_JOBS),
-    sensors=[catalog_checkpoints_sensor],
+    jobs=[*STUDY_JOBS, warehouse_rebuild_job],
+    sensors=[catalog_checkpoints_sensor, hub_revisions_sensor, hub_rescore_sensor],
+    schedules=[weekly_hub_reevaluation],
     resources=default_resources(),
 )

@@ -48,6 +48,9 @@ class Profile:
     warmup_steps: int
     checkpoints: tuple[str, ...]  # partitions of the checkpoint asset that `xrep study` evaluates
     eval_seeds: tuple[int, ...]
+    # Early-stopping patience of the probe; None keeps the study's 3. The tiny fixtures give the head
+    # ~3 steps per epoch, so patience 3 would stop it almost untrained.
+    probe_patience: int | None
     device: str
 
 
@@ -68,6 +71,7 @@ PROFILES: dict[str, Profile] = {
         warmup_steps=40,
         checkpoints=tuple(OBJECTIVES),
         eval_seeds=(0,),
+        probe_patience=20,
         device="cpu",
     ),
     "paper": Profile(
@@ -88,6 +92,7 @@ PROFILES: dict[str, Profile] = {
         warmup_steps=10_000,
         checkpoints=tuple(OBJECTIVES) + tuple(HUB_CHECKPOINTS) + tuple(CONTINUED_PRETRAINING),
         eval_seeds=(0, 1, 2),
+        probe_patience=None,
         device="cuda",
     ),
 }

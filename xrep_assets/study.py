@@ -28,7 +28,7 @@ class Language:
     # Chinese and Thai are written without spaces: lengths are counted in characters there.
     space_delimited: bool = True
     # The language's code in the hub models' conventions (None: the convention lacks the language).
-    mbart_code: str | None = None  # mBART-cc25 / mBART-50: en_XX, zh_CN, ...
+    mbart_code: str | None = None  # mBART-50's codes (en_XX, zh_CN, ...); mBART-cc25 has a subset
     nllb_code: str | None = None  # NLLB-200 (FLORES-200): eng_Latn, zho_Hans, ...
 
 
@@ -43,19 +43,19 @@ LANGUAGES: dict[str, Language] = {
         Language("ru", "Russian", "Cyrillic", mbart_code="ru_RU", nllb_code="rus_Cyrl"),
         Language("es", "Spanish", "Latin", mbart_code="es_XX", nllb_code="spa_Latn"),
         # the other XGLUE test languages: evaluated zero-shot, never seen in pretraining
-        Language("bg", "Bulgarian", "Cyrillic"),
-        Language("de", "German", "Latin"),
-        Language("el", "Greek", "Greek"),
-        Language("hi", "Hindi", "Devanagari"),
-        Language("it", "Italian", "Latin"),
-        Language("nl", "Dutch", "Latin"),
-        Language("pl", "Polish", "Latin"),
-        Language("pt", "Portuguese", "Latin"),
-        Language("sw", "Swahili", "Latin"),
-        Language("th", "Thai", "Thai", space_delimited=False),
-        Language("tr", "Turkish", "Latin"),
-        Language("ur", "Urdu", "Arabic"),
-        Language("vi", "Vietnamese", "Latin"),
+        Language("bg", "Bulgarian", "Cyrillic", nllb_code="bul_Cyrl"),
+        Language("de", "German", "Latin", mbart_code="de_DE", nllb_code="deu_Latn"),
+        Language("el", "Greek", "Greek", nllb_code="ell_Grek"),
+        Language("hi", "Hindi", "Devanagari", mbart_code="hi_IN", nllb_code="hin_Deva"),
+        Language("it", "Italian", "Latin", mbart_code="it_IT", nllb_code="ita_Latn"),
+        Language("nl", "Dutch", "Latin", mbart_code="nl_XX", nllb_code="nld_Latn"),
+        Language("pl", "Polish", "Latin", mbart_code="pl_PL", nllb_code="pol_Latn"),
+        Language("pt", "Portuguese", "Latin", mbart_code="pt_XX", nllb_code="por_Latn"),
+        Language("sw", "Swahili", "Latin", mbart_code="sw_KE", nllb_code="swh_Latn"),
+        Language("th", "Thai", "Thai", space_delimited=False, mbart_code="th_TH", nllb_code="tha_Thai"),
+        Language("tr", "Turkish", "Latin", mbart_code="tr_TR", nllb_code="tur_Latn"),
+        Language("ur", "Urdu", "Arabic", mbart_code="ur_PK", nllb_code="urd_Arab"),
+        Language("vi", "Vietnamese", "Latin", mbart_code="vi_VN", nllb_code="vie_Latn"),
     ]
 }
 
@@ -199,28 +199,61 @@ OBJECTIVES: dict[str, Objective] = {
 class HubCheckpoint:
     key: str  # checkpoint partition key
     repo_id: str
-    revision: str  # a commit sha pins it; "main" until the registry issue pins every entry
+    # The commit the study evaluates (40 hex digits). None: not pinned yet (no commit found with
+    # evidence); the fetch resolves the branch head and records the commit it got as `revision`.
+    revision: str | None
     family: Family
     # LM: language-model pretraining; MT: trained for translation; CP: an LM continued on MT.
     role: Literal["LM", "MT", "CP"]
     lang_codes: LanguageCodes
     label: str  # row label as in the study's table
+    # The directions an MT checkpoint translates (the output-language check tests those only):
+    # mBART-50 many-to-one translates into English only, one-to-many out of English only.
+    translates: Literal["into-english", "from-english", "any-pair"] | None = None
 
 
+# Commits from public code and notes that pin these repos (snapshot folders, `revision=` arguments);
+# the rest are None until someone with hub access pins them from the fetch's recorded revision.
 HUB_CHECKPOINTS: dict[str, HubCheckpoint] = {
     h.key: h
     for h in [
-        HubCheckpoint("mbert", "google-bert/bert-base-multilingual-cased", "main", "bert", "LM", "iso", "mBERT"),
-        HubCheckpoint("xlmr-base", "FacebookAI/xlm-roberta-base", "main", "xlm-roberta", "LM", "iso", "XLM-R"),
-        HubCheckpoint("mbart-cc25", "facebook/mbart-large-cc25", "main", "mbart", "LM", "mbart", "mBART"),
-        HubCheckpoint("mbart-50", "facebook/mbart-large-50", "main", "mbart", "LM", "mbart", "mBART-50"),
-        HubCheckpoint("nllb-600m", "facebook/nllb-200-distilled-600M", "main", "m2m100", "MT", "nllb", "NLLB 600M"),
-        HubCheckpoint("mbart-50-m2o", "facebook/mbart-large-50-many-to-one-mmt", "main", "mbart", "CP", "mbart", "mBART m2o"),
-        HubCheckpoint("mbart-50-o2m", "facebook/mbart-large-50-one-to-many-mmt", "main", "mbart", "CP", "mbart", "mBART o2m"),
-        HubCheckpoint("mbart-50-m2m", "facebook/mbart-large-50-many-to-many-mmt", "main", "mbart", "CP", "mbart", "mBART m2m"),
+        HubCheckpoint("mbert", "google-bert/bert-base-multilingual-cased", "3f076fdb1ab68d5b2880cb87a0886f315b8146f8",
+                      "bert", "LM", "iso", "mBERT"),
+        HubCheckpoint("xlmr-base", "FacebookAI/xlm-roberta-base", "e73636d4f797dec63c3081bb6ed5c7b0bb3f2089",
+                      "xlm-roberta", "LM", "iso", "XLM-R"),
+        HubCheckpoint("mbart-cc25", "facebook/mbart-large-cc25", None, "mbart", "LM", "mbart", "mBART"),
+        HubCheckpoint("mbart-50", "facebook/mbart-large-50", None, "mbart", "LM", "mbart", "mBART-50"),
+        HubCheckpoint("nllb-600m", "facebook/nllb-200-distilled-600M", "f8d333a098d19b4fd9a8b18f94170487ad3f821d",
+                      "m2m100", "MT", "nllb", "NLLB 600M", translates="any-pair"),
+        HubCheckpoint("mbart-50-m2o", "facebook/mbart-large-50-many-to-one-mmt", None, "mbart", "CP", "mbart", "mBART m2o",
+                      translates="into-english"),
+        HubCheckpoint("mbart-50-o2m", "facebook/mbart-large-50-one-to-many-mmt", None, "mbart", "CP", "mbart", "mBART o2m",
+                      translates="from-english"),
+        HubCheckpoint("mbart-50-m2m", "facebook/mbart-large-50-many-to-many-mmt", "e30b6cb8eb0d43a0b73cab73c7676b9863223a30",
+                      "mbart", "CP", "mbart", "mBART m2m", translates="any-pair"),
     ]
 }
 
+
+@dataclass(frozen=True)
+class HubWatchRule:
+    """Hub models the study picks up as they appear: `author`'s repos whose name matches `pattern`
+    (fnmatch, case-sensitive) and whose architecture is `family`. A match that is not in
+    HUB_CHECKPOINTS becomes a checkpoint with the fields below (see checkpoints/hub_watch.py)."""
+
+    author: str
+    pattern: str
+    family: Family
+    role: Literal["LM", "MT", "CP"]
+    lang_codes: LanguageCodes
+    translates: Literal["into-english", "from-english", "any-pair"] | None = None
+
+
+HUB_WATCH_RULES: tuple[HubWatchRule, ...] = (
+    # A new facebook mBART-50 repo is most likely another MT fine-tune; its directions are unknown, so unchecked.
+    HubWatchRule("facebook", "mbart-large-50*", "mbart", "CP", "mbart"),
+    HubWatchRule("facebook", "nllb-200*", "m2m100", "MT", "nllb", translates="any-pair"),
+)
 
 
 @dataclass(frozen=True)

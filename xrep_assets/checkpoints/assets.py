@@ -9,12 +9,14 @@ from pathlib import Path
 import dagster as dg
 from transformers import AutoConfig, AutoModel
 
+from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG, hub_checkpoint, is_discovered_key
 from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.spec import PretrainSpec
 from xrep_assets.checkpoints.store import CheckpointRecord, checkpoint_parts, work_parts, write_record
 from xrep_assets.checkpoints.training import TRAINING_LOG
+from xrep_assets.checkpoints.translation_check import CHECK_SENTENCES, check_directions, checkpoint_output_language
 from xrep_assets.corpora.store import study_corpus_dir
 from xrep_assets.errors import XrepError
 from xrep_assets.execution.launchers import WorkerLauncher
@@ -25,6 +27,7 @@ from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, OBJECTIVES
 from xrep_assets.tokenizers.assets import TOKENIZER_PARTS, joint_tokenizer
 
 PRETRAIN_WORKER = "xrep_assets.workers.pretrain"
+OUTPUT_LANGUAGE_CHECK = "output_language"
 
 
 class PretrainConfig(dg.Config):
@@ -46,6 +49,14 @@ class PretrainConfig(dg.Config):
     group_name="checkpoints",
     kinds={"pytorch", "huggingface"},
     retry_policy=dg.RetryPolicy(max_retries=2),  # a retried training run resumes from its last state
+    check_specs=[
+        dg.AssetCheckSpec(
+            OUTPUT_LANGUAGE_CHECK,
+            asset="checkpoint",
+            description="MT checkpoints translate held-out sentences into the requested target language "
+            "(the forced-BOS / language-code trap); other checkpoints pass without a test",
+        )
+    ],
 )
 def checkpoint(
     context: dg.AssetExecutionContext,
@@ -63,7 +74,7 @@ def checkpoint(
     if key in CONTINUED_PRETRAINING:
         entry = CONTINUED_PRETRAINING[key]
         return _train(context, key, entry.objective, config.init_from or entry.init_from, config, study.resolved(), artifacts, launcher)
-    if key in HUB_CHECKPOINTS:
+    if key in HUB_CHECKPOINTS or is_discovered_key(key):
         return _fetch(context, key, artifacts, hub)
     raise XrepError(f"checkpoint {key!r} is neither an objective, a continued pretraining nor a hub checkpoint of the catalog")
 
@@ -143,7 +154,13 @@ def _train(
         write_record(tmp, CheckpointRecord(key, "trained", context.run_id, OBJECTIVES[objective].family, log["parameters"]))
     shutil.rmtree(artifacts.path(*work_parts(key)), ignore_errors=True)  # the states of a finished run
     losses = [tuple(point) for point in log["losses"]]
+    directions = []
+    if OBJECTIVES[objective].role == "MT":
+        directions = [tuple(d.split(">")) for d in spec.directions if d.split(">")[0] in CHECK_SENTENCES][:2]
+    # Our own models may be too small to translate yet (tiny profile): a failure warns, never blocks.
+    check = output_language_result(artifacts.path(*checkpoint_parts(key)), spec.lang_codes, directions, dg.AssetCheckSeverity.WARN)
     return dg.MaterializeResult(
+        check_results=[check],
         metadata={
             **(reported.metadata or {}),
             "objective": OBJECTIVES[objective].name,
@@ -157,20 +174,42 @@ def _train(
 
 
 def _fetch(context: dg.AssetExecutionContext, key: str, artifacts: ArtifactStore, hub: HubSource) -> dg.MaterializeResult:
-    entry = HUB_CHECKPOINTS[key]
+    entry = hub_checkpoint(key)  # a catalog entry, or one a watch rule of the sensor discovered
     with artifacts.writing_dir(*checkpoint_parts(key)) as tmp:
-        revision = hub.fetch(entry, tmp)
-        config = AutoConfig.from_pretrained(str(tmp))
-        parameters = count_parameters(AutoModel.from_pretrained(str(tmp)))
+        # The sensor and the weekly schedule tag a re-fetch with the revision they saw.
+        revision = hub.fetch(entry, tmp, revision=context.run.tags.get(HUB_REVISION_TAG))
+        config = AutoConfig.from_pretrained(str(tmp), trust_remote_code=False)
+        parameters = count_parameters(AutoModel.from_pretrained(str(tmp), trust_remote_code=False))
         write_record(tmp, CheckpointRecord(key, "hub", revision, entry.family, parameters))
     context.log.info(f"{entry.repo_id}@{revision}: {parameters:,} parameters")
+    directory = artifacts.path(*checkpoint_parts(key))
+    check = output_language_result(directory, entry.lang_codes, check_directions(entry), dg.AssetCheckSeverity.ERROR)
     return dg.MaterializeResult(
+        check_results=[check],
         metadata={
             "repo_id": entry.repo_id,
             "revision": revision,
             "role": entry.role,
             "architecture": config.model_type,
             "parameters": parameters,
-            "path": str(artifacts.path(*checkpoint_parts(key))),
-        }
+            "path": str(directory),
+        },
+    )
+
+
+def output_language_result(
+    directory: Path, lang_codes: str, directions: list[tuple[str, str]], severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
+    """The output-language check of one checkpoint: every direction's outputs mostly in its target."""
+    if not directions:
+        return dg.AssetCheckResult(check_name=OUTPUT_LANGUAGE_CHECK, passed=True, metadata={"tested": "not a translation model"})
+    results = checkpoint_output_language(directory, lang_codes, directions)
+    return dg.AssetCheckResult(
+        check_name=OUTPUT_LANGUAGE_CHECK,
+        passed=all(r.passed for r in results.values()),
+        severity=severity,
+        metadata={
+            "target_language_rate": dg.MetadataValue.json({d: round(r.rate, 3) for d, r in results.items()}),
+            "examples": dg.MetadataValue.json({d: r.examples[:2] for d, r in results.items()}),
+        },
     )

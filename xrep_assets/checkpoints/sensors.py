@@ -1,10 +1,64 @@
-"""Keeps the checkpoint partitions in step with the catalog and the selected profile."""
+"""Automation of the checkpoint partitions: kept in step with the catalog and the selected profile,
+and with the hub (new commits of registry repos, new models matching the watch rules).
 
+How a new hub revision gets scored, in order:
+1. `hub_revisions_sensor` (or the weekly `weekly_hub_reevaluation` schedule) requests one
+   `checkpoint_job` run for the checkpoint, tagged `xrep/hub_revision=<commit>`; the checkpoint asset
+   fetches that commit and records it as `revision`.
+2. `task_scores` carries `HUB_RESCORE_CONDITION`: once a checkpoint partition is materialized by a
+   run with that tag, the automation sensor `hub_rescore_sensor` requests exactly that checkpoint's
+   score partitions (one per task). The scores can never run before the fetch: the condition is
+   only true after the new materialization exists.
+Only hub-tagged fetches trigger scoring, so the study's own runs (`xrep study`) are never doubled.
+"""
+
+from __future__ import annotations
+
+import logging
 
 import dagster as dg
 
+from xrep_assets.checkpoints.hub_watch import (
+    HUB_REPO_TAG,
+    HUB_REVISION_TAG,
+    RevisionChange,
+    hub_changes,
+    hub_keys,
+    listing_search,
+    read_cursor,
+    repo_id_of_key,
+    stale_revisions,
+    write_cursor,
+)
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
+from xrep_assets.checkpoints.resources import HubApi, HubError
 from xrep_assets.resources import StudySettings
+from xrep_assets.study import HUB_CHECKPOINTS, HUB_WATCH_RULES
+
+CHECKPOINT_ASSET = dg.AssetKey("checkpoint")  # the key of checkpoints/assets.py's asset (not imported: torch-heavy)
+CHECKPOINT_JOB = "checkpoint_job"
+HUB_POLL_SECONDS = 3600  # the hub rate-limits anonymous clients; new commits are rare
+
+# On `task_scores`: score a checkpoint partition's tasks after a fetch requested for a new hub revision.
+HUB_RESCORE_CONDITION = (
+    dg.AutomationCondition.any_deps_match(
+        # executed_with_tags: the run that last updated the dep had the tag. (any_new_update_has_run_tags
+        # did not fire inside any_deps_match on Dagster 1.13.27; tests/test_hub.py checks this one does.)
+        dg.AutomationCondition.newly_updated() & dg.AutomationCondition.executed_with_tags(tag_keys={HUB_REVISION_TAG})
+    ).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("rescore_after_hub_fetch")
+
+# Evaluates HUB_RESCORE_CONDITION; running by default, as it only acts on hub-tagged fetches.
+hub_rescore_sensor = dg.AutomationConditionSensorDefinition(
+    "hub_rescore_sensor",
+    target=dg.AssetSelection.assets("task_scores"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    emit_backfills=False,  # one scores_job-like run per score partition, not a backfill
+    description="Scores a hub checkpoint's tasks once it has been fetched at a new revision.",
+)
 
 
 def missing_checkpoint_partitions(instance: dg.DagsterInstance, wanted: tuple[str, ...]) -> list[str]:
@@ -19,3 +73,84 @@ def catalog_checkpoints_sensor(context: dg.SensorEvaluationContext, study: Study
     if not missing:
         return dg.SkipReason("every checkpoint of the profile has its partition")
     return dg.SensorResult(dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(CHECKPOINTS_PARTITION_NAME, missing)])
+
+
+def hub_fetch_request(change: RevisionChange) -> dg.RunRequest:
+    """A `checkpoint_job` run that fetches `change.revision`; its tag is what triggers the rescoring.
+    The run key makes each (checkpoint, commit) fetch at most once per sensor."""
+    return dg.RunRequest(
+        run_key=f"hub:{change.key}@{change.revision}",
+        partition_key=change.key,
+        tags={HUB_REVISION_TAG: change.revision, HUB_REPO_TAG: change.repo_id},
+    )
+
+
+def _skip(log: logging.Logger, reason: str) -> dg.SkipReason:
+    log.warning(reason)
+    return dg.SkipReason(reason)
+
+
+@dg.sensor(job_name=CHECKPOINT_JOB, minimum_interval_seconds=HUB_POLL_SECONDS, default_status=dg.DefaultSensorStatus.STOPPED)
+def hub_revisions_sensor(context: dg.SensorEvaluationContext, hub_api: HubApi) -> dg.SensorResult | dg.SkipReason:
+    """Polls the hub for new commits of the registry's repos and for new models matching the watch
+    rules; adds a checkpoint partition for each new model and requests a fetch of each new revision
+    (scoring follows through HUB_RESCORE_CONDITION). The cursor is JSON `{repo_id: last commit seen}`.
+    When the hub cannot be asked, the tick is skipped with the reason and the cursor is kept."""
+    seen = read_cursor(context.cursor)
+    try:
+        heads = {entry.repo_id: hub_api.head_revision(entry.repo_id) for entry in HUB_CHECKPOINTS.values()}
+        listed = [model for rule in HUB_WATCH_RULES for model in hub_api.list_models(rule.author, listing_search(rule))]
+    except HubError as error:
+        return _skip(context.log, f"hub not checked this tick, cursor kept: {error}")
+
+    partitions = set(context.instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
+    found = hub_changes(heads, listed, seen, partitions)
+    cursor = write_cursor(found.cursor)
+    if not found.changes:
+        return dg.SensorResult(skip_reason=f"no new hub revision among {len(found.cursor)} repos", cursor=cursor)
+    for change in found.changes:
+        context.log.info(f"{change.repo_id}: {change.previous or 'new model'} -> {change.revision} (checkpoint {change.key})")
+    new_partitions = [dg.AddDynamicPartitionsRequest(CHECKPOINTS_PARTITION_NAME, list(found.new_keys))] if found.new_keys else []
+    return dg.SensorResult(
+        run_requests=[hub_fetch_request(change) for change in found.changes],
+        dynamic_partitions_requests=new_partitions,
+        cursor=cursor,
+    )
+
+
+def recorded_revision(instance: dg.DagsterInstance, key: str) -> str | None:
+    """The `revision` the latest materialization of checkpoint partition `key` recorded (None: never
+    materialized, or no revision recorded)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=CHECKPOINT_ASSET, asset_partitions=[key]), limit=1
+    ).records
+    materialization = records[0].asset_materialization if records else None
+    if materialization is None or "revision" not in materialization.metadata:
+        return None
+    value = materialization.metadata["revision"]
+    return str(getattr(value, "value", value))
+
+
+@dg.schedule(
+    cron_schedule="0 4 * * 1",
+    execution_timezone="UTC",
+    job_name=CHECKPOINT_JOB,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+def weekly_hub_reevaluation(context: dg.ScheduleEvaluationContext, hub_api: HubApi) -> list[dg.RunRequest] | dg.SkipReason:
+    """Mondays 04:00 UTC: re-fetches (and so re-scores) each hub checkpoint whose branch head moved
+    away from the revision its latest materialization recorded. Checkpoints never fetched, or fetched
+    from a local folder, are left alone."""
+    partitions = context.instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME)
+    recorded = {key: recorded_revision(context.instance, key) for key in hub_keys(partitions)}
+    fetched = {key: revision for key, revision in recorded.items() if revision is not None and not revision.startswith("local:")}
+    try:
+        heads = {key: hub_api.head_revision(repo_id_of_key(key)) for key in fetched}
+    except HubError as error:
+        return _skip(context.log, f"hub not checked this week: {error}")
+    stale = stale_revisions(fetched, heads)
+    if not stale:
+        return dg.SkipReason(f"no hub checkpoint changed revision ({len(fetched)} checked)")
+    for key, revision in stale.items():
+        context.log.info(f"{key}: recorded {fetched[key]}, hub head {revision}")
+    return [hub_fetch_request(RevisionChange(key, repo_id_of_key(key), fetched[key], revision)) for key, revision in stale.items()]

@@ -1,41 +1,101 @@
-"""Warehouse assets: the DuckDB scores table and the study's comparison view."""
+"""Warehouse assets: score partitions loaded into DuckDB, corpus statistics, and the study's comparison.
 
+Every asset here that opens the database runs in one Dagster pool (`WAREHOUSE_POOL`, limit 1 in
+xrep's dagster.yaml), so parallel runs take turns instead of fighting over DuckDB's file lock; each
+reads its files before it opens the database, and holds it only for one transaction.
+"""
 
 import dagster as dg
+import polars as pl
 
-from xrep_assets.evaluation.assets import task_scores
-from xrep_assets.evaluation.store import read_all_scores
+from xrep_assets.errors import XrepError
+from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
-from xrep_assets.warehouse.catalog_tables import checkpoint_rows, task_rows
+from xrep_assets.study import TASK_KEYS
+from xrep_assets.warehouse.corpus_statistics import study_corpus_statistics
+from xrep_assets.warehouse.loading import TASK_SCORES, partition_load, read_partition_scores
+from xrep_assets.warehouse.report import VALUE_COLUMNS, for_display, report, vs_published_table
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
-# One writer at a time: parallel runs never fight over DuckDB's file lock.
 WAREHOUSE_POOL = "duckdb_warehouse"
 
 
-@dg.asset(deps=[task_scores], group_name="comparison", kinds={"duckdb"}, pool=WAREHOUSE_POOL)
-def score_warehouse(artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """The DuckDB `scores`, `checkpoints` and `tasks` tables, rebuilt from the per-partition score
-    files and the catalog (each table replaced in one transaction)."""
-    scores = read_all_scores(artifacts.path())
-    warehouse.replace_table("checkpoints", checkpoint_rows())
-    warehouse.replace_table("tasks", task_rows())
-    warehouse.replace_table("scores", scores)
+@dg.asset(
+    partitions_def=score_partitions,
+    deps=[TASK_SCORES],
+    group_name="comparison",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_scores(context: dg.AssetExecutionContext, artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
+    """One score partition (checkpoint x task) in the DuckDB `scores` table: the partition's score file
+    replaces exactly that partition's rows in one transaction (re-materializing never duplicates),
+    with the runs that produced them in `runs`; the catalog tables and views are refreshed with it."""
+    keys = context.partition_key.keys_by_dimension
+    checkpoint, task = keys["checkpoint"], keys["task"]
+    rows, runs = partition_load(context.instance, checkpoint, task, read_partition_scores(artifacts.path(), checkpoint, task))
+    replaced = warehouse.replace_partition(checkpoint, task, rows, runs)
+    test = rows.filter(pl.col("split") == "test")
     return dg.MaterializeResult(
         metadata={
-            "score_rows": scores.height,
-            "checkpoints": scores["checkpoint"].n_unique(),
+            "rows": rows.height,
+            "rows_replaced": replaced,
+            "languages": test["language"].n_unique(),
+            "seeds": test["seed"].n_unique(),
+            "scoring_run": rows["run_id"].first() or "unknown",
             "warehouse": warehouse.path,
         }
     )
 
 
-@dg.asset(deps=[score_warehouse], group_name="comparison", kinds={"duckdb", "sql"}, pool=WAREHOUSE_POOL)
-def cross_lingual_comparison(warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """The study's table from the `comparison` view of `sql/views.sql`: rows = checkpoints by role,
-    columns = the 8 XGLUE tasks (mean over languages, English included) and their average."""
-    table = warehouse.query("SELECT * FROM comparison")
+# By key, like task_scores (warehouse/loading.py): the corpora module loads the cleaning stack.
+@dg.asset(deps=[dg.AssetKey("pretraining_corpus")], group_name="comparison", kinds={"duckdb", "polars"}, pool=WAREHOUSE_POOL)
+def corpus_statistics(artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
+    """The DuckDB `corpus_statistics` table: sentences, words and characters of the allocated study
+    corpus per corpus, language pair, split and side, replaced whole in one transaction."""
+    statistics = study_corpus_statistics(artifacts.path())
+    warehouse.replace_table("corpus_statistics", statistics)
     return dg.MaterializeResult(
-        metadata={"rows": table.height, "comparison": dg.MetadataValue.md(markdown_table(table))}
+        metadata={"rows": statistics.height, "statistics": dg.MetadataValue.md(markdown_table(statistics))}
+    )
+
+
+class ComparisonConfig(dg.Config):
+    """Which tasks get per-language bars in the metadata (default: all 8)."""
+
+    per_language_tasks: list[str] = list(TASK_KEYS)
+
+
+@dg.asset(deps=[warehouse_scores], group_name="comparison", kinds={"duckdb", "sql"}, pool=WAREHOUSE_POOL)
+def cross_lingual_comparison(config: ComparisonConfig, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
+    """The study's table from the `comparison` view of `sql/views.sql`: rows = checkpoints by role,
+    columns = the 8 XGLUE tasks (mean over languages, English included) and their average, as mean ±
+    std over seeds; with a heatmap, per-language bars, MT-vs-LM deltas and the distance to the
+    study's published numbers."""
+    # matplotlib loads here, not at import: every warehouse step process imports this module.
+    from xrep_assets.plots import comparison_heatmap, per_language_bars, png_markdown
+
+    unknown = [t for t in config.per_language_tasks if t not in TASK_KEYS]
+    if unknown:
+        raise XrepError(f"per_language_tasks: unknown task {unknown[0]!r}; known: {', '.join(TASK_KEYS)}")
+    comparison = report(warehouse)
+    per_language = warehouse.query("SELECT * FROM comparison_per_language").filter(
+        pl.col("Task").is_in(config.per_language_tasks)
+    )
+    mt_vs_lm = warehouse.query("SELECT * FROM mt_vs_lm")
+    vs_published = vs_published_table(warehouse.query("SELECT * FROM vs_published"))
+    return dg.MaterializeResult(
+        metadata={
+            "rows": comparison.height,
+            "comparison": dg.MetadataValue.md(markdown_table(report(warehouse, spread=True))),
+            "heatmap": dg.MetadataValue.md(
+                png_markdown(comparison_heatmap(comparison, VALUE_COLUMNS, "XGLUE, zero-shot (%)"), "comparison heatmap")
+            ),
+            "per_language": dg.MetadataValue.md(
+                png_markdown(per_language_bars(per_language, config.per_language_tasks), "per-language scores")
+            ),
+            "mt_vs_lm": dg.MetadataValue.md(markdown_table(for_display(mt_vs_lm))),
+            "vs_published": dg.MetadataValue.md(markdown_table(for_display(vs_published))),
+        }
     )
