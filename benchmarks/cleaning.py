@@ -20,11 +20,11 @@ process and timed inside it (reading its input and writing the kept pairs includ
   to as many threads), then on the language-ID subset with language identification
   (``CleaningParams.opusfilter(language_id=True)``, and the project defaults), n_jobs 2.
 
-It prints pairs/s, peak memory (proportional set size of a run's processes together), our
-throughput over OpusFilter's, and the share of pairs on which both take the same keep/drop
-decision. Last, it streams ``--full-pairs`` en-fr pairs from parquet to parquet through the full
-default pipeline (language identification included, n_jobs 2) and checks the time and memory
-targets.
+It prints pairs/s, peak memory (resident set of a run's process, or proportional set size of its
+processes together when it forks workers), our throughput over OpusFilter's, and the share of
+pairs on which both take the same keep/drop decision. Last, it streams ``--full-pairs`` en-fr
+pairs from parquet to parquet through the full default pipeline (language identification
+included, n_jobs 2) and checks the time and memory targets.
 """
 
 from __future__ import annotations
@@ -240,14 +240,22 @@ class Run:
 
 def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[str, float]:
     """Run ``command``; its stdout and the peak memory of it and its descendants together, in
-    MiB, sampled every 50 ms as the sum of their proportional set sizes (PSS: a page shared by
-    forked workers counts once). getrusage's maxrss would not do: Linux carries it across exec,
-    so a child reports at least the size of the parent that started it."""
+    MiB, sampled every 50 ms (``tree_memory``). getrusage's maxrss would not do: Linux carries it
+    across exec, so a child reports at least the size of the parent that started it.
+
+    Sampling must not slow the run: reading every process's /proc/<pid>/stat to find the
+    descendants and the run's smaps_rollup (a walk of its page tables, ~6 ms for ours) at every
+    sample slowed our sub-second runs, which map and fault in memory all along, by a quarter or
+    more on this busy 2-core machine, OpusFilter's pure-Python runs far less. So descendants are
+    looked for every 0.5 s, and a lone process is measured by its resident set."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
-        peak = 0
+        peak, tree, samples = 0, {process.pid}, 0
         while process.poll() is None:
-            peak = max(peak, tree_pss(process.pid))
+            if samples % 10 == 0:
+                tree = process_tree(process.pid)
+            peak = max(peak, tree_memory(tree))
+            samples += 1
             time.sleep(0.05)
         out.seek(0), err.seek(0)
         if process.returncode != 0:
@@ -255,8 +263,27 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[str
         return out.read(), peak / 2**20
 
 
-def tree_pss(root: int) -> int:
-    """Proportional set size in bytes of process ``root`` and all its descendants."""
+def tree_memory(tree: set[int]) -> int:
+    """Memory in bytes of the processes ``tree``: the resident set of a lone process (statm, a
+    counter), the sum of proportional set sizes of several (PSS, from smaps_rollup: a page shared
+    by forked workers counts once). A resident set is no smaller than the PSS."""
+    if len(tree) == 1:
+        try:
+            return int(Path(f"/proc/{next(iter(tree))}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            return 0
+    total = 0
+    for pid in tree:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:"))
+    return total
+
+
+def process_tree(root: int) -> set[int]:
+    """Process ``root`` and all its descendants."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -270,14 +297,7 @@ def tree_pss(root: int) -> int:
         children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
         tree.update(children)
         frontier += children
-    total = 0
-    for pid in tree:
-        try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        total += sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:"))
-    return total
+    return tree
 
 
 OPUSFILTER_RUNNER = r"""

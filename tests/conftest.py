@@ -25,3 +25,18 @@ def toy_tokenizer_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tokenizer")
     train_joint_tokenizer(TOY_TEXTS, out, vocab_size=150, alpha=0.3)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _fresh_defs_state_storage():
+    """Dagster keeps the current defs-state storage in a context variable; a sensor or schedule
+    context built in one test can leave it pointing at that test's discarded instance, which breaks
+    the next Definitions a later test builds. Every test starts without one."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    token = _current_storage.set(None)
+    yield
+    try:
+        _current_storage.reset(token)
+    except ValueError:
+        _current_storage.set(None)

@@ -12,15 +12,20 @@ import polars as pl
 import pytest
 
 from xrep_assets.corpora.cleaning import (
+    ALPHA_BIT,
     FILTERS,
+    IDEOGRAPHS,
     PYTHON_WHITESPACE,
+    SCRIPT_BITS,
     CleaningParams,
     Workers,
     clean_bitext,
     clean_bitext_batches,
+    classify_code_points,
     dedup_key,
     dedup_keys,
     identify_languages,
+    ideograph_leads,
     terminal_penalty_limit,
     whitespace_counts,
 )
@@ -313,18 +318,46 @@ def test_opusfilter_preset_splits_words_as_python_does():
     ]
     assert kept_lines(pairs, CleaningParams.opusfilter(max_length=2, min_alphabet_ratio=0)) == [2, 3]
     texts = pl.Series([f"a{ch}b" for ch in PYTHON_WHITESPACE] + ["a\u200bb", "a\x07b", "a\x85b"])
-    _, _, words, _ = whitespace_counts(texts, Workers(1), spaces=False)
+    words = whitespace_counts(texts, Workers(1), spaces=False).words
     assert words.tolist() == [len(t.split()) for t in texts.to_list()]
 
 
 def test_words_and_whitespace_match_python_for_every_code_point():
     points = [c for c in range(0x80, 0x110000) if not 0xD800 <= c <= 0xDFFF]
     texts = pl.Series([f"a{chr(c)}b " for c in points])
-    _, spaces, words, trailing = whitespace_counts(texts, Workers(1))
+    whitespace = whitespace_counts(texts, Workers(1))
     python_words = np.array([2 if chr(c).isspace() else 1 for c in points])
-    assert np.array_equal(words, python_words)
-    assert np.array_equal(spaces, python_words)  # the trailing space, plus the character if it is one
-    assert trailing.all()
+    assert np.array_equal(whitespace.words, python_words)
+    assert np.array_equal(whitespace.spaces, python_words)  # the trailing space, plus the character if it is one
+    assert whitespace.trailing.all()
+
+
+@pytest.mark.parametrize("sliced", [False, True])
+def test_words_and_whitespace_match_python_where_the_bytes_lie(monkeypatch, sliced):
+    # Texts of every length (inline in their Arrow views up to 12 bytes, in a data buffer beyond),
+    # read in 64-byte slices so that wide whitespace characters are cut at slice ends; sliced from
+    # a larger column, they are copied instead.
+    monkeypatch.setattr("xrep_assets.corpora.cleaning.CHUNK_BYTES", 64)
+    rng = random.Random(11)
+    alphabet = ["a", "é", "中", "😀", " ", "\t", "\x1c", "\x07", "\u00a0", "\u3000", "\u2009", "\u200b", "\x85"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)]
+    series = pl.Series("t", texts * 5).slice(2000, 2000) if sliced else pl.Series("t", texts)
+    whitespace = whitespace_counts(series, Workers(1))
+    assert whitespace.words.tolist() == [len(text.split()) for text in texts]
+    assert whitespace.spaces.tolist() == [sum(char.isspace() for char in text) for text in texts]
+    assert whitespace.trailing.tolist() == [text != text.rstrip() for text in texts]
+
+
+def test_ideographs_told_by_their_bytes_are_han_letters():
+    # The characters of IDEOGRAPHS are counted as Han letters from their first two bytes, without
+    # a lookup: all of them must be so for the regex classes, and those bytes must tell them.
+    points = np.arange(IDEOGRAPHS[0], IDEOGRAPHS[1] + 1)
+    han_letter = ALPHA_BIT | SCRIPT_BITS["Han"]
+    assert (classify_code_points(points, han_letter) == han_letter).all()
+    data = np.frombuffer("".join(chr(point) for point in range(0x3000, 0xA100)).encode(), dtype=np.uint8)
+    assert np.flatnonzero(ideograph_leads(data)).tolist() == [3 * (point - 0x3000) for point in points.tolist()]
+    kept = kept_lines([("Good", "好一"), ("Good", "好Ⅻ")], CleaningParams.opusfilter(), "en", "zh")
+    assert kept == [1]  # Ⅻ (U+216B) is alphabetic but not Han
 
 
 def test_opusfilter_preset_keeps_text_as_read_less_trailing_whitespace():
@@ -334,6 +367,8 @@ def test_opusfilter_preset_keeps_text_as_read_less_trailing_whitespace():
 
 def test_opusfilter_preset_thresholds():
     assert kept_lines([("Look " + "x" * 39, "Regarde ça"), ("Look " + "x" * 40, "Regarde ça")], OPUSFILTER) == [1]
+    # Wide whitespace separates words too (the 61 bytes without ASCII whitespace are two words).
+    assert kept_lines([("Look " + "x" * 30 + "\u3000" + "x" * 30, "Regarde ça")], OPUSFILTER) == [1]
     # CharacterScoreFilter at 1.0 with the Script property: a haraka (script Inherited) fails it.
     vowelled = [("كَتَبَ الولد", "The boy wrote"), ("كتب الولد", "The boy wrote")]
     assert kept_lines(vowelled, OPUSFILTER, "ar", "en") == [2]
@@ -462,6 +497,21 @@ def test_batches_give_the_same_result_and_deduplicate_across_batches(tmp_path):
     assert pl.concat(batches).equals(whole)
     assert removed == whole_removed
     assert whole.height == 3  # each distinct good pair once, whatever batch it first came in
+
+
+def test_kept_rows_do_not_hold_the_batch_text(tmp_path):
+    # polars' string views of the few kept rows would otherwise keep the texts of their batch alive.
+    name = ["zero", "one", "two", "three", "four"]
+    english = [f"A sentence long enough to be stored apart from its view, {name[i // 1000]}. " for i in range(5000)]
+    french = [f"Une phrase bien assez longue, numéro {name[i // 1000]}." for i in range(5000)]
+    pairs = [(english[i], french[i] if i % 1000 == 0 else "1 2 3 4 5 6.") for i in range(5000)]
+    path = tmp_path / "raw.parquet"
+    frame(pairs).write_parquet(path)
+    kept, removed = clean_bitext(pl.scan_parquet(path), OPUSFILTER)
+    assert kept.get_column("text_1").to_list() == [english[i].rstrip() for i in range(0, 5000, 1000)]
+    assert removed == counts(alphabet_ratio=4995)
+    buffers = kept.get_column("text_1").to_arrow(compat_level=pl.CompatLevel.newest()).buffers()[2:]
+    assert sum(buffer.size for buffer in buffers) < 1000
 
 
 def test_dedup_keys_on_the_bytes_equal_the_expression():

