@@ -10,7 +10,7 @@ import dagster as dg
 from transformers import AutoConfig, AutoModel
 
 from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG, hub_checkpoint, is_discovered_key
-from xrep_assets.checkpoints.models import count_parameters
+from xrep_assets.checkpoints.models import count_parameters, model_size
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.spec import PretrainSpec
@@ -95,8 +95,6 @@ def resolve_init_from(init_from: str, artifacts: ArtifactStore) -> tuple[Path, s
 def pretrain_spec(
     key: str, objective: str, init_from: str | None, config: PretrainConfig, profile: Profile, artifacts: ArtifactStore, out_dir: Path
 ) -> PretrainSpec:
-    from xrep_assets.checkpoints.models import model_size  # torch-heavy; only training needs it
-
     tokenizer, lang_codes, init_dir = str(artifacts.path(*TOKENIZER_PARTS)), "iso", None
     if init_from is not None:
         init_path, lang_codes = resolve_init_from(init_from, artifacts)
