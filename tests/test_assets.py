@@ -21,6 +21,7 @@ from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.loaders import load_task_split, task_file
 from xrep_assets.evaluation.partitions import score_key
+from xrep_assets.evaluation.store import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
@@ -197,11 +198,15 @@ def _mlm_head_only(directory) -> int:
     )
 
 
+PROBE_ONLY = {"ops": {"task_scores": {"config": {"protocol": "probe"}}}}
+
+
 @pytest.mark.parametrize("task", ["XNLI", "NER"])
 def test_task_scores_keep_one_row_per_language(trained_study, task):
     root, resources, instance, _, _, _ = trained_study
-    result = dg.materialize([task_scores], resources=resources, partition_key=score_key("mlm", task), instance=instance)
-    scores = pl.read_parquet(root / "artifacts" / "scores" / "mlm" / f"{task}.parquet")
+    result = dg.materialize([task_scores], resources=resources, partition_key=score_key("mlm", task), instance=instance,
+                            run_config=PROBE_ONLY)
+    scores = pl.read_parquet(root.joinpath("artifacts", *score_parts("mlm", task, "probe")))
     with_test_files = [lang for lang in TASKS[task].languages if task_file(XGLUE_DIR, task, lang, "test").exists()]
     assert scores["language"].to_list() == with_test_files
     assert "en" in with_test_files and len(with_test_files) >= 2
@@ -213,15 +218,23 @@ def test_task_scores_keep_one_row_per_language(trained_study, task):
 
 def test_warehouse_and_comparison_hold_the_score_files_numbers(trained_study):
     root, resources, instance, _, _, _ = trained_study
+    """Both protocols of the tiny profile: one file each, both in the warehouse, one comparison row each."""
     result = dg.materialize(
         [task_scores, warehouse_scores], resources=resources, partition_key=score_key("mlm", "PAWS-X"), instance=instance
     )
     dg.materialize([cross_lingual_comparison], resources=resources, instance=instance)
-    file = pl.read_parquet(root / "artifacts" / "scores" / "mlm" / "PAWS-X.parquet")
-    assert metadata(result, "warehouse_scores")["rows"] == file.height
-    paws = file.filter((pl.col("split") == "test") & (pl.col("metric") == TASKS["PAWS-X"].metric))["value"].mean()
     table = resources["warehouse"].query("SELECT * FROM comparison")
-    assert table.filter(pl.col("Checkpoint") == "MLM")["PAWS-X"].item() == round(100 * paws, 1)
+    rows = 0
+    for protocol in ("probe", "finetune"):
+        file = pl.read_parquet(root.joinpath("artifacts", *score_parts("mlm", "PAWS-X", protocol)))
+        assert set(file["protocol"]) == {protocol}
+        rows += file.height
+        paws = file.filter((pl.col("split") == "test") & (pl.col("metric") == TASKS["PAWS-X"].metric))["value"].mean()
+        mlm = table.filter((pl.col("Checkpoint") == "MLM") & (pl.col("Protocol") == protocol))
+        assert mlm["PAWS-X"].item() == round(100 * paws, 1)
+    assert metadata(result, "warehouse_scores")["rows"] == rows
+    # The check on the chance level ran with the materialization.
+    assert [c.check_name for c in result.get_asset_check_evaluations()] == ["english_dev_above_chance"]
 
 
 def test_hub_checkpoint_shares_the_partitions_and_gets_scored(trained_study):
@@ -244,8 +257,9 @@ def test_hub_checkpoint_shares_the_partitions_and_gets_scored(trained_study):
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
     assert read_record(root / "artifacts" / "checkpoints" / "mbert").source == "hub"
 
-    dg.materialize([task_scores], resources=resources, partition_key=score_key("mbert", "QAM"), instance=instance)
-    scores = pl.read_parquet(root / "artifacts" / "scores" / "mbert" / "QAM.parquet")
+    dg.materialize([task_scores], resources=resources, partition_key=score_key("mbert", "QAM"), instance=instance,
+                   run_config=PROBE_ONLY)
+    scores = pl.read_parquet(root.joinpath("artifacts", *score_parts("mbert", "QAM", "probe")))
     assert scores["language"].to_list() == ["en", "fr"]
     assert scores["revision"].unique().to_list() == [f"local:{local}"]
 

@@ -18,6 +18,8 @@ from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, SentenceExamples, T
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation.probing import probe_task, task_features
 from xrep_assets.evaluation.protocols import TaskData, TrainingSettings
+from xrep_assets.evaluation.store import score_parts
+from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import TASKS
@@ -145,16 +147,20 @@ def scoring(checkpoints, tmp_path_factory):
     write_record(directory, CheckpointRecord("mlm", "trained", "run-0", "bert", sum(p.numel() for p in model.parameters())))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mlm"])
-    resources = {"study": StudySettings(profile="tiny"), "artifacts": ArtifactStore(root=str(root))}
+    resources = {"study": StudySettings(profile="tiny"), "artifacts": ArtifactStore(root=str(root)),
+                 "launcher": LocalWorkerLauncher()}
     return root, resources, instance
 
 
 def materialize_scores(scoring, task, **config):
+    """The partition's rows of every protocol the run wrote, and its metadata."""
     root, resources, instance = scoring
     result = dg.materialize([task_scores], resources=resources, partition_key=score_key("mlm", task), instance=instance,
                             run_config={"ops": {"task_scores": {"config": config}}})
     meta = {k: v.value for k, v in result.asset_materializations_for_node("task_scores")[0].metadata.items()}
-    return pl.read_parquet(root / "scores" / "mlm" / f"{task}.parquet"), meta
+    protocols = meta["protocols"].split(", ")
+    files = [root.joinpath(*score_parts("mlm", task, protocol)) for protocol in protocols]
+    return pl.concat([pl.read_parquet(f) for f in files]), meta
 
 
 def languages_with_test_files(task):
@@ -162,7 +168,7 @@ def languages_with_test_files(task):
 
 
 def test_task_scores_probe_writes_every_metric_for_every_seed(scoring):
-    scores, meta = materialize_scores(scoring, "POS", seeds=[0, 1], max_epochs=2)
+    scores, meta = materialize_scores(scoring, "POS", protocol="probe", seeds=[0, 1], max_epochs=2, chance_reruns=0)
     languages = languages_with_test_files("POS")
     assert scores.height == len(languages) * 2 * 2  # languages x (xglue_pos, token_accuracy) x seeds
     assert scores.filter(pl.col("metric") == "xglue_pos")["language"].to_list() == languages * 2
@@ -171,22 +177,24 @@ def test_task_scores_probe_writes_every_metric_for_every_seed(scoring):
     # one row per metric, everything else the same
     per_metric = scores.pivot(on="metric", index=["language", "seed", "n_examples"], values="value")
     assert per_metric.height == len(languages) * 2
-    assert "token_accuracy" not in meta["per_language"]  # the comparison metric only
+    assert "token_accuracy" not in meta["probe/per_language"]  # the comparison metric only
     assert meta["task_average"] == pytest.approx(scores.filter(pl.col("metric") == "xglue_pos")["value"].mean())
-    assert (meta["protocol"], meta["pooling"], meta["seeds"], meta["dev_languages"]) == ("probe", "first subword", "0, 1", "en")
+    assert meta["probe/task_average"] == meta["task_average"]
+    assert (meta["protocols"], meta["probe/pooling"], meta["seeds"], meta["dev_languages"]) == ("probe", "first subword", "0, 1", "en")
 
 
 def test_task_scores_fine_tunes_with_all_dev_selection(scoring):
     scores, meta = materialize_scores(scoring, "QAM", protocol="finetune", selection="all-dev", max_epochs=1,
-                                      max_train_examples=32)
+                                      max_train_examples=32, chance_reruns=0)
     assert scores["language"].to_list() == languages_with_test_files("QAM")
     assert set(scores["protocol"]) == {"finetune:all-dev"} and set(scores["metric"]) == {"accuracy"}
     assert scores["n_examples"].to_list() == [120] * len(languages_with_test_files("QAM"))
     assert meta["dev_languages"] == ", ".join(
         lang for lang in TASKS["QAM"].languages if task_file(XGLUE_DIR, "QAM", lang, "dev").exists()
     )
-    assert meta["training_examples"] == 32 and meta["settings"]["max_epochs"] == 1
-    assert meta["settings"]["learning_rate"] == 5e-6 and meta["pooling"] == "mean"
+    settings = meta["finetune:all-dev/settings"]
+    assert meta["training_examples"] == 32 and settings["max_epochs"] == 1
+    assert settings["learning_rate"] == 5e-6 and meta["finetune:all-dev/pooling"] == "mean"
 
 
 def test_task_scores_refuses_an_unknown_protocol(scoring):

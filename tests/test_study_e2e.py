@@ -32,22 +32,25 @@ def test_study_prints_the_comparison_with_every_task_column(study_home):
 
 
 def test_comparison_numbers_are_the_scores_tables_numbers(study_home):
+    """Every checkpoint has a row per protocol (probe and finetune), each with all 8 tasks."""
     home, _, _ = study_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         comparison = con.sql("SELECT * FROM comparison").pl()
         scores = con.sql("SELECT * FROM scores").pl()
-    assert comparison.height == len(PROFILES["tiny"].checkpoints)
+    tiny = PROFILES["tiny"]
+    assert comparison.height == len(tiny.checkpoints) * len(tiny.protocols)
+    assert sorted(comparison["Protocol"].unique()) == sorted(tiny.protocols)
     # Recompute each cell from the raw rows: mean over seeds, then languages, then tasks.
     per_task = (
         scores.filter(pl.col("split") == "test")
         # Only the catalog metric of each task enters the comparison (POS also records token accuracy).
         .filter(pl.col("metric") == pl.col("task").replace_strict({t.key: t.metric for t in TASKS.values()}))
-        .group_by("checkpoint", "task", "language").agg(pl.col("value").mean())
-        .group_by("checkpoint", "task").agg(pl.col("value").mean())
+        .group_by("checkpoint", "protocol", "task", "language").agg(pl.col("value").mean())
+        .group_by("checkpoint", "protocol", "task").agg(pl.col("value").mean())
     )
     for row in comparison.iter_rows(named=True):
         key = next(o.key for o in OBJECTIVES.values() if o.label == row["Checkpoint"])
-        values = per_task.filter(pl.col("checkpoint") == key)
+        values = per_task.filter((pl.col("checkpoint") == key) & (pl.col("protocol") == row["Protocol"]))
         assert values.height == len(TASK_KEYS)
         for task in TASK_KEYS:
             expected = values.filter(pl.col("task") == task)["value"].item()

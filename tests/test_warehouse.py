@@ -230,8 +230,8 @@ def test_a_warehouse_from_another_schema_is_refused_until_rebuilt(tmp_path):
 
 def test_the_warehouse_is_rebuilt_from_the_score_files(tmp_path):
     rows = study_rows()
-    for (checkpoint, task), part in rows.group_by("checkpoint", "task"):
-        path = tmp_path.joinpath(*score_parts(checkpoint, task))
+    for (checkpoint, task, protocol), part in rows.group_by("checkpoint", "task", "protocol"):
+        path = tmp_path.joinpath(*score_parts(checkpoint, task, protocol))
         path.parent.mkdir(parents=True, exist_ok=True)
         part.write_parquet(path)
     wh = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
@@ -307,8 +307,9 @@ def stand_in_task_scores(context, artifacts: ArtifactStore) -> None:
     """Writes the partition's rows of study_rows() where task_scores writes its file."""
     keys = context.partition_key.keys_by_dimension
     rows = study_rows().filter((pl.col("checkpoint") == keys["checkpoint"]) & (pl.col("task") == keys["task"]))
-    with artifacts.writing_file(*score_parts(keys["checkpoint"], keys["task"])) as tmp:
-        rows.write_parquet(tmp)
+    for (protocol,), part in rows.group_by("protocol"):
+        with artifacts.writing_file(*score_parts(keys["checkpoint"], keys["task"], protocol)) as tmp:
+            part.write_parquet(tmp)
 
 
 def test_warehouse_scores_asset_replaces_its_partition_and_the_comparison_shows_it(tmp_path):

@@ -115,7 +115,7 @@ def test_parallel_runs_take_turns_in_the_warehouse_pool(tmp_path):
 
     expected = pl.concat([partition_rows(i, task) for i, task in enumerate(TASK_KEYS)])
     for (task,), rows in expected.group_by("task"):
-        path = tmp_path.joinpath("artifacts", *score_parts("mlm", task))
+        path = tmp_path.joinpath("artifacts", *score_parts("mlm", task, "probe"))
         path.parent.mkdir(parents=True, exist_ok=True)
         rows.write_parquet(path)
     warehouse_path = str(tmp_path / "warehouse.duckdb")

@@ -20,7 +20,7 @@ from xrep_assets.corpora.resources import OpusSource
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_partitions
-from xrep_assets.execution.launchers import LocalWorkerLauncher
+from xrep_assets.execution.launchers import launcher_from_env
 from xrep_assets.paths import default_artifacts_dir, default_warehouse_path
 from xrep_assets.resources import ArtifactStore, default_study_settings
 from xrep_assets.tokenizers.assets import joint_tokenizer
@@ -41,11 +41,11 @@ STUDY_JOBS = (corpora_job, allocation_job, tokenizer_job, checkpoint_job, scores
 def default_resources() -> dict[str, object]:
     return {
         "study": default_study_settings(),
-        "artifacts": ArtifactStore(root=str(default_artifacts_dir())),
+        "artifacts": ArtifactStore(root=str(default_artifacts_dir()), remote=dg.EnvVar("XREP_ARTIFACTS_REMOTE").get_value() or None),
         "opus": OpusSource(cache_dir=str(default_artifacts_dir() / "opus_cache")),
         "hub": HubSource(local_dir=dg.EnvVar("XREP_HUB_DIR").get_value()),
         "hub_api": HubApi(),
-        "launcher": LocalWorkerLauncher(),
+        "launcher": launcher_from_env(),
         "warehouse": DuckDBWarehouse(path=str(default_warehouse_path())),
     }
 

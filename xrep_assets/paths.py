@@ -19,7 +19,8 @@ def default_dagster_home() -> Path:
 
 
 def default_artifacts_dir() -> Path:
-    return xrep_home() / "artifacts"
+    """`XREP_ARTIFACTS_DIR` (in Kubernetes the shared volume, /artifacts), else `$XREP_HOME/artifacts`."""
+    return Path(os.environ.get("XREP_ARTIFACTS_DIR", xrep_home() / "artifacts")).resolve()
 
 
 def default_warehouse_path() -> Path:

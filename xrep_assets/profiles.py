@@ -37,6 +37,9 @@ class Profile:
     opus_mirror: Path | None
     # The unpacked `xglue_full_dataset` folder (the official archive sits behind XGLUE's terms).
     xglue_dir: Path | None
+    # A Hugging Face dataset laid out like the `xglue` script (a hub id or a local folder); when set
+    # the tasks are read from it instead of `xglue_dir`.
+    xglue_dataset: str | None
     tokenizer_vocab_size: int
     tokenizer_sample_alpha: float  # exponent of the temperature sampling across languages (XLM: 0.3)
     model_size: ModelSize  # the single-stack models (BERT, GPT-2)
@@ -48,6 +51,10 @@ class Profile:
     warmup_steps: int
     checkpoints: tuple[str, ...]  # partitions of the checkpoint asset that `xrep study` evaluates
     eval_seeds: tuple[int, ...]
+    protocols: tuple[str, ...]  # evaluation protocols a score partition runs (evaluation/protocols.py)
+    # A seed whose English dev score is at chance level is flagged and re-run with a new seed this
+    # many times.
+    chance_reruns: int
     # Early-stopping patience of the probe; None keeps the study's 3. The tiny fixtures give the head
     # ~3 steps per epoch, so patience 3 would stop it almost untrained.
     probe_patience: int | None
@@ -60,6 +67,7 @@ PROFILES: dict[str, Profile] = {
         pairs=ENGLISH_PAIRS,
         opus_mirror=OPUS_MIRROR,
         xglue_dir=XGLUE_DIR,
+        xglue_dataset=None,
         tokenizer_vocab_size=2000,
         tokenizer_sample_alpha=0.3,
         model_size=ModelSize(layers=2, hidden=64, heads=2, ffn=256, max_positions=128),
@@ -73,6 +81,8 @@ PROFILES: dict[str, Profile] = {
         # objective trains in the tiny profile too (the tests do), by partition from the UI.
         checkpoints=("mlm", "mt-transformer"),
         eval_seeds=(0,),
+        protocols=("probe", "finetune"),
+        chance_reruns=1,
         probe_patience=20,
         device="cpu",
     ),
@@ -81,6 +91,7 @@ PROFILES: dict[str, Profile] = {
         pairs=LANGUAGE_PAIRS,
         opus_mirror=None,
         xglue_dir=None,  # set XREP_XGLUE_DIR to the unpacked official archive
+        xglue_dataset=None,  # or XREP_XGLUE_DATASET to a hub dataset with the `xglue` configs
         tokenizer_vocab_size=100_000,
         tokenizer_sample_alpha=0.3,
         # The study's single-stack size: 12 layers, d=512, 8 heads, FFN 2048.
@@ -94,6 +105,8 @@ PROFILES: dict[str, Profile] = {
         warmup_steps=10_000,
         checkpoints=tuple(OBJECTIVES) + tuple(HUB_CHECKPOINTS) + tuple(CONTINUED_PRETRAINING),
         eval_seeds=(0, 1, 2),
+        protocols=("probe", "finetune"),
+        chance_reruns=1,
         probe_patience=None,
         device="cuda",
     ),
@@ -104,7 +117,9 @@ def profile_name_from_env() -> str:
     return os.environ.get(PROFILE_ENV_VAR, DEFAULT_PROFILE)
 
 
-def resolve_profile(name: str, opus_mirror: str | None = None, xglue_dir: str | None = None) -> Profile:
+def resolve_profile(
+    name: str, opus_mirror: str | None = None, xglue_dir: str | None = None, xglue_dataset: str | None = None
+) -> Profile:
     """The named profile with optional source overrides (e.g. a local OPUS mirror for `paper`)."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
@@ -113,4 +128,6 @@ def resolve_profile(name: str, opus_mirror: str | None = None, xglue_dir: str | 
         profile = replace(profile, opus_mirror=Path(opus_mirror))
     if xglue_dir:
         profile = replace(profile, xglue_dir=Path(xglue_dir))
+    if xglue_dataset:
+        profile = replace(profile, xglue_dataset=xglue_dataset)
     return profile

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from xrep_assets.artifacts import pull_artifact, upload_dir, upload_file
 from xrep_assets.profiles import Profile, profile_name_from_env, resolve_profile
 
 
@@ -20,26 +21,46 @@ class StudySettings(dg.ConfigurableResource):
     profile: str = "tiny"
     opus_mirror: str | None = None
     xglue_dir: str | None = None
+    xglue_dataset: str | None = None  # a hub dataset (or local folder) with the `xglue` script's configs
 
     def resolved(self) -> Profile:
-        return resolve_profile(self.profile, self.opus_mirror, self.xglue_dir)
+        return resolve_profile(self.profile, self.opus_mirror, self.xglue_dir, self.xglue_dataset)
 
 
 class ArtifactStore(dg.ConfigurableResource):
-    """A folder for corpora, tokenizers, checkpoints and score files, written atomically.
+    """A folder for corpora, tokenizers, checkpoints and score files, written atomically, optionally
+    mirrored to object storage.
 
-    Every writer fills a temporary sibling and renames it into place, so a failed step never leaves a
-    half-written artifact where a reader would find it.
+    `root` is a local folder, or in Kubernetes a volume (ReadWriteMany, at /artifacts) shared by the run
+    pods and the worker pods. Every writer fills a temporary sibling and renames it into place, so a
+    failed step never leaves a half-written artifact where a reader would find it.
+
+    `remote` (in `default_resources()`: env `XREP_ARTIFACTS_REMOTE`) is an fsspec URL, e.g.
+    `s3://bucket/xrep` or `gs://bucket/xrep` (needs s3fs / gcsfs; credentials from AWS_* or
+    GOOGLE_APPLICATION_CREDENTIALS as those packages read them). When set, each committed artifact is
+    also uploaded there (a file to a temporary key then moved, a directory under a temporary prefix
+    then moved, with its commit marker written last; see `xrep_assets/artifacts.py`), and `path()`
+    downloads an artifact missing from `root` but committed remotely, so a fresh volume or a laptop
+    can read what a cluster produced. A failed upload raises `ArtifactUploadError` after the local
+    commit.
     """
 
     root: str
+    remote: str | None = None
 
     def path(self, *parts: str) -> Path:
+        """The local path of an artifact, pulled from the remote first if only the remote has it."""
+        local = self._local(*parts)
+        if self.remote and parts and not local.exists():
+            pull_artifact(self.remote, Path(self.root), parts)
+        return local
+
+    def _local(self, *parts: str) -> Path:
         return Path(self.root).joinpath(*parts)
 
     @contextmanager
     def writing_file(self, *parts: str) -> Iterator[Path]:
-        final = self.path(*parts)
+        final = self._local(*parts)  # not path(): a rewrite need not download the old copy
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
         try:
@@ -47,10 +68,12 @@ class ArtifactStore(dg.ConfigurableResource):
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
+        if self.remote:
+            upload_file(self.remote, parts, final)
 
     @contextmanager
     def writing_dir(self, *parts: str) -> Iterator[Path]:
-        final = self.path(*parts)
+        final = self._local(*parts)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
         tmp.mkdir()
@@ -64,12 +87,16 @@ class ArtifactStore(dg.ConfigurableResource):
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        if self.remote:
+            upload_dir(self.remote, parts, final)
 
 
 def default_study_settings() -> StudySettings:
-    """The profile from `XREP_PROFILE`; `XREP_OPUS_MIRROR` and `XREP_XGLUE_DIR` override its sources."""
+    """The profile from `XREP_PROFILE`; `XREP_OPUS_MIRROR`, `XREP_XGLUE_DIR` and `XREP_XGLUE_DATASET`
+    override its sources."""
     return StudySettings(
         profile=profile_name_from_env(),
         opus_mirror=os.environ.get("XREP_OPUS_MIRROR"),
         xglue_dir=os.environ.get("XREP_XGLUE_DIR"),
+        xglue_dataset=os.environ.get("XREP_XGLUE_DATASET"),
     )

@@ -20,14 +20,16 @@ from xrep_assets.checkpoints.translation_check import CHECK_SENTENCES, check_dir
 from xrep_assets.corpora.store import study_corpus_dir
 from xrep_assets.errors import XrepError
 from xrep_assets.execution.launchers import WorkerLauncher
+from xrep_assets.execution.pods import PRETRAIN_WORKER
 from xrep_assets.plots import loss_curve, png_markdown
 from xrep_assets.profiles import Profile
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, OBJECTIVES, PRETRAINING_LANGUAGES, directions_for
-from xrep_assets.tokenizers.assets import TOKENIZER_PARTS, joint_tokenizer
+from xrep_assets.tokenizers.assets import joint_tokenizer
+from xrep_assets.tokenizers.training import TOKENIZER_PARTS
 
-PRETRAIN_WORKER = "xrep_assets.workers.pretrain"
 OUTPUT_LANGUAGE_CHECK = "output_language"
+MAX_SAVE_INTERVAL = 5000  # steps between full training states at most
 
 
 class PretrainConfig(dg.Config):
@@ -119,7 +121,8 @@ def pretrain_spec(
         learning_rate=profile.learning_rate,
         warmup_steps=min(profile.warmup_steps, steps // 10),
         seed=config.seed,
-        save_every=config.save_every or max(1, steps // 4),
+        # A retried pod loses at most MAX_SAVE_INTERVAL steps (paper: 5k of 600k), tiny runs save 4 times.
+        save_every=config.save_every or max(1, min(steps // 4, MAX_SAVE_INTERVAL)),
         log_every=max(1, min(50, steps // 8)),
         init_from=init_dir,
         lang_codes=lang_codes,

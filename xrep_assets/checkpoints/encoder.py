@@ -184,13 +184,39 @@ def split_budget(length_a: int, length_b: int, budget: int) -> tuple[int, int]:
     return budget - half, half
 
 
-def padded_batch(rows: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded input ids with their attention mask."""
+def padded_batch(
+    rows: Sequence[Sequence[int]], pad_id: int, segments: Sequence[Sequence[int]] | None = None
+) -> dict[str, torch.Tensor]:
+    """Right-padded input ids with their attention mask (and segment ids, padded with 0)."""
     width = max(len(row) for row in rows)
-    return {
+    batch = {
         "input_ids": torch.tensor([list(row) + [pad_id] * (width - len(row)) for row in rows], dtype=torch.long),
         "attention_mask": torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], dtype=torch.long),
     }
+    if segments is not None:
+        batch["token_type_ids"] = torch.tensor([list(s) + [0] * (width - len(s)) for s in segments], dtype=torch.long)
+    return batch
+
+
+def token_budget_batches(lengths: Sequence[int], token_budget: int, max_rows: int | None = None) -> list[list[int]]:
+    """Row indices grouped into batches of similar length whose padded size (rows x longest row)
+    stays within `token_budget` (a row longer than the budget gets a batch of its own).
+
+    Rows are taken longest first, so each batch pads little and the first batch shows the peak
+    memory at once; `max_rows` caps the rows of a batch of short texts.
+    """
+    if token_budget < 1:
+        raise EncoderError(f"token_budget must be at least 1, got {token_budget}")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for index in order:
+        batch = batches[-1] if batches else None
+        # Sorted longest first: the batch's first row sets its padded width.
+        if batch and (len(batch) + 1) * max(lengths[batch[0]], 1) <= token_budget and (max_rows is None or len(batch) < max_rows):
+            batch.append(index)
+        else:
+            batches.append([index])
+    return batches
 
 
 def _max_positions(config) -> int:
@@ -213,6 +239,10 @@ class Encoder:
     call needs `lang`, without it `lang` is ignored. `pooling` turns token states into a sentence
     vector: the mean over real tokens, the first one ([CLS], or mBART-50's / NLLB's language code), or
     the last one (a causal model's summary of the whole text).
+
+    Encoding many texts (`sentence_vectors`, `word_vectors`, `batches`) sorts them by length and fills
+    each batch up to `token_budget` padded tokens, so little compute goes to padding; `batch_size` is
+    the fixed batch of callers that keep the data's order (training).
     """
 
     def __init__(
@@ -223,12 +253,13 @@ class Encoder:
         batch_size: int = 32,
         pooling: Pooling = "mean",
         lang_codes: LanguageCodes | None = None,
+        token_budget: int = 16_384,
     ):
         path = Path(path)
         if pooling not in POOLINGS:
             raise EncoderError(f"unknown pooling {pooling!r}; known: {', '.join(POOLINGS)}")
         self.adapter = adapter_for(checkpoint_model_type(path))
-        self.path, self.device, self.batch_size = path, device, batch_size
+        self.path, self.device, self.batch_size, self.token_budget = path, device, batch_size, token_budget
         self.pooling, self.lang_codes = pooling, lang_codes
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         # Right padding keeps each real token at its own position in absolute-position models (BERT,
@@ -299,38 +330,48 @@ class Encoder:
 
     # -- encoding -----------------------------------------------------------------------------------
 
+    def text_rows(
+        self, texts_a: Sequence[str], texts_b: Sequence[str | None] | None = None, lang: str | None = None
+    ) -> list[dict[str, list[int]]]:
+        """Each text's (or pair's) unpadded model inputs, language marker included: `input_ids`, and
+        `token_type_ids` where the model reads segments."""
+        a = list(texts_a)
+        b = None if texts_b is None else [t or "" for t in texts_b]
+        if self.lang_codes == "iso":
+            return [{"input_ids": ids} for ids in self._tagged_rows(a, b, lang)]
+        self._set_source_language(lang)
+        encoded = self.tokenizer(a, b, truncation=True, max_length=self.max_length)
+        names = [name for name in self._input_names() if name in encoded]
+        return [{name: encoded[name][i] for name in names} for i in range(len(a))]
+
+    def collate(self, rows: Sequence[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        """Right-padded tensors of `text_rows` rows."""
+        segments = [row["token_type_ids"] for row in rows] if "token_type_ids" in rows[0] else None
+        return padded_batch([row["input_ids"] for row in rows], self.tokenizer.pad_token_id, segments)
+
     def encoded_texts(
         self, texts_a: Sequence[str], texts_b: Sequence[str | None] | None = None, lang: str | None = None
     ) -> dict[str, torch.Tensor]:
         """The model inputs of one batch of texts (or pairs), language marker included."""
-        a = list(texts_a)
-        b = None if texts_b is None else [t or "" for t in texts_b]
-        if self.lang_codes == "iso":
-            return self._tagged_texts(a, b, lang)
-        self._set_source_language(lang)
-        encoded = self.tokenizer(
-            a, b, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
-        return self._model_inputs(encoded)
+        return self.collate(self.text_rows(texts_a, texts_b, lang))
 
-    def _tagged_texts(self, a: list[str], b: list[str] | None, lang: str | None) -> dict[str, torch.Tensor]:
+    def _tagged_rows(self, a: list[str], b: list[str] | None, lang: str | None) -> list[list[int]]:
         """`[<src>] a [</s>]`, and for a pair `[<src>] a [</s>] [<src>] b [</s>]` as TLM joins a pair."""
         prefix, suffix = self._tokenizer_frame(lang)
         frame = len(prefix) + len(suffix)
         pieces_a = self.tokenizer(a, add_special_tokens=False)["input_ids"]
         if b is None:
-            rows = [prefix + ids[: self.max_length - frame] + suffix for ids in pieces_a]
-        else:
-            rows = []
-            for ids_a, ids_b in zip(pieces_a, self.tokenizer(b, add_special_tokens=False)["input_ids"], strict=True):
-                keep_a, keep_b = split_budget(len(ids_a), len(ids_b), self.max_length - 2 * frame)
-                rows.append(prefix + ids_a[:keep_a] + suffix + prefix + ids_b[:keep_b] + suffix)
-        return padded_batch(rows, self.tokenizer.pad_token_id)
+            return [prefix + ids[: self.max_length - frame] + suffix for ids in pieces_a]
+        rows = []
+        for ids_a, ids_b in zip(pieces_a, self.tokenizer(b, add_special_tokens=False)["input_ids"], strict=True):
+            keep_a, keep_b = split_budget(len(ids_a), len(ids_b), self.max_length - 2 * frame)
+            rows.append(prefix + ids_a[:keep_a] + suffix + prefix + ids_b[:keep_b] + suffix)
+        return rows
 
-    def encoded_words(
+    def word_rows(
         self, sentences: Sequence[Sequence[str]], lang: str | None = None
-    ) -> tuple[dict[str, torch.Tensor], list[list[int | None]]]:
-        """The model inputs of pre-split sentences and each word's first-subword position.
+    ) -> tuple[list[list[int]], list[list[int | None]]]:
+        """The unpadded input ids of pre-split sentences and each word's first-subword position.
 
         Each word is tokenized on its own, as `is_split_into_words` does, and the language marker and
         special tokens framed around them, so the positions hold whatever the marker adds.
@@ -343,11 +384,21 @@ class Encoder:
             ids, first = words_in_frame(pieces, prefix, suffix, budget)
             rows.append(ids)
             firsts.append(first)
+        return rows, firsts
+
+    def encoded_words(
+        self, sentences: Sequence[Sequence[str]], lang: str | None = None
+    ) -> tuple[dict[str, torch.Tensor], list[list[int | None]]]:
+        """The model inputs of pre-split sentences and each word's first-subword position."""
+        rows, firsts = self.word_rows(sentences, lang)
         return padded_batch(rows, self.tokenizer.pad_token_id), firsts
 
-    def _model_inputs(self, encoded) -> dict[str, torch.Tensor]:
-        names = ("input_ids", "attention_mask") + (("token_type_ids",) if self.uses_segments else ())
-        return {name: encoded[name] for name in names if name in encoded}
+    def batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Row indices in length-sorted batches of at most `token_budget` padded tokens."""
+        return token_budget_batches(lengths, self.token_budget)
+
+    def _input_names(self) -> tuple[str, ...]:
+        return ("input_ids", "attention_mask") + (("token_type_ids",) if self.uses_segments else ())
 
     def hidden_states(self, inputs: dict[str, torch.Tensor], layer: int) -> torch.Tensor:
         """(batch, length, hidden) states after `layer` (0: the embeddings, -1: the last layer)."""
@@ -367,14 +418,13 @@ class Encoder:
     ) -> np.ndarray:
         """One vector per text (or pair (a, b), encoded as the tokenizer pairs them), pooled over its tokens."""
         check_layer(layer, self.num_layers)
-        vectors = []
-        for start in range(0, len(texts_a), self.batch_size):
-            a = texts_a[start : start + self.batch_size]
-            b = None if texts_b is None else texts_b[start : start + self.batch_size]
-            inputs = self.encoded_texts(a, b, lang)
+        rows = self.text_rows(texts_a, texts_b, lang)
+        vectors = np.zeros((len(rows), self.hidden_size), np.float32)
+        for batch in self.batches([len(row["input_ids"]) for row in rows]):
+            inputs = self.collate([rows[i] for i in batch])
             pooled = pool_hidden_states(self.hidden_states(inputs, layer), inputs["attention_mask"], self.pooling)
-            vectors.append(pooled.float().cpu().numpy())
-        return np.concatenate(vectors) if vectors else np.zeros((0, self.hidden_size), np.float32)
+            vectors[batch] = pooled.float().cpu().numpy()
+        return vectors
 
     def word_vectors(
         self, sentences: Sequence[Sequence[str]], layer: int = -1, lang: str | None = None
@@ -384,14 +434,15 @@ class Encoder:
         Words cut off by `max_length` get a zero vector (their tag then comes from the head's bias).
         """
         check_layer(layer, self.num_layers)
-        result: list[np.ndarray] = []
-        for start in range(0, len(sentences), self.batch_size):
-            inputs, firsts = self.encoded_words(sentences[start : start + self.batch_size], lang)
+        rows, firsts = self.word_rows(sentences, lang)
+        result: list[np.ndarray] = [np.zeros((0, self.hidden_size), np.float32)] * len(rows)
+        for batch in self.batches([len(row) for row in rows]):
+            inputs = padded_batch([rows[i] for i in batch], self.tokenizer.pad_token_id)
             hidden = self.hidden_states(inputs, layer).float().cpu().numpy()
-            for row, first in enumerate(firsts):
-                vectors = np.zeros((len(first), hidden.shape[-1]), np.float32)
-                for word, position in enumerate(first):
+            for row, index in enumerate(batch):
+                vectors = np.zeros((len(firsts[index]), hidden.shape[-1]), np.float32)
+                for word, position in enumerate(firsts[index]):
                     if position is not None:
                         vectors[word] = hidden[row, position]
-                result.append(vectors)
+                result[index] = vectors
         return result

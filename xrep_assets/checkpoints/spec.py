@@ -32,7 +32,7 @@ class PretrainSpec:
     work_dir: str  # resumable training state (kept between attempts)
     size: ModelSize
     steps: int
-    batch_size: int  # examples per device per micro-batch
+    batch_size: int  # examples per micro-batch over all processes (each DDP rank takes its share)
     max_length: int
     learning_rate: float
     warmup_steps: int

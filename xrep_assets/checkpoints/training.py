@@ -234,14 +234,17 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     began = time.perf_counter()
     tokens_here, window_loss, window_steps = 0, 0.0, 0
     last_saved = start
-    global_batch = spec.batch_size * dist_info.world_size
+    # spec.batch_size is the global batch: the same optimisation whatever the number of processes.
+    if spec.batch_size % dist_info.world_size:
+        raise SpecError(f"batch_size {spec.batch_size} does not split over {dist_info.world_size} processes")
+    global_batch, per_rank = spec.batch_size, spec.batch_size // dist_info.world_size
     for step in range(summary.resumed_from + 1, spec.steps + 1):
         step_loss = torch.zeros((), device=device)
         for micro in range(spec.grad_accum):
             # Every rank draws the same global batch and keeps its own slice: the data position stays shared.
             generator = micro_batch_generator(spec.seed, step, micro, 0)
             taken = examples.take(global_batch, generator)
-            mine = taken[dist_info.rank * spec.batch_size : (dist_info.rank + 1) * spec.batch_size]
+            mine = taken[dist_info.rank * per_rank : (dist_info.rank + 1) * per_rank]
             collated = collate(spec.objective, mine, ids, micro_batch_generator(spec.seed, step, micro, dist_info.rank + 1))
             tokens_here += int(collated["attention_mask"].sum())  # counted on the CPU: no wait for the GPU
             batch = {k: v.to(device, non_blocking=True) for k, v in collated.items()}

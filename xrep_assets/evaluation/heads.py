@@ -6,6 +6,7 @@
   together as the tokenizer pairs them); `first_subword_states` takes each word's first subword
   for tagging (a word cut off by the max length reads a zero vector).
 - `LabelSpace`: the task's labels as class indices (WPR: the grades 0-4).
+- `majority_value`: the chance level on dev (always the training set's majority label).
 - `task_metrics`: logits -> predictions -> every metric of the task (`score_task_metrics`); for WPR
   the expected grade under the head's distribution is the ranking score.
 - `ModelSelection`: keeps the state of the best epoch on the selection value and says when to stop.
@@ -122,6 +123,17 @@ def task_metrics(labels: LabelSpace, logits: torch.Tensor, examples: Examples) -
 
 def catalog_value(labels: LabelSpace, logits: torch.Tensor, examples: Examples) -> float:
     return task_metrics(labels, logits, examples)[labels.task.metric]
+
+
+def majority_value(labels: LabelSpace, train: Examples, dev: Examples) -> float:
+    """The catalog metric on `dev` of a head that always answers the English training set's most
+    frequent label (tag): the chance level a trained head must beat. For WPR every row then gets the
+    same grade, and nDCG averages over the tied orders: a random ranking's expected value."""
+    counts = torch.bincount(labels.targets(train), minlength=len(labels))
+    rows = sum(len(tags) for tags in dev.tags) if isinstance(dev, TaggedSentences) else len(dev)
+    logits = torch.zeros((rows, len(labels)))
+    logits[:, int(counts.argmax())] = 1.0
+    return catalog_value(labels, logits, dev)
 
 
 def language_scores(labels: LabelSpace, outputs: Mapping[str, tuple[torch.Tensor, Examples]]) -> list[LanguageScore]:

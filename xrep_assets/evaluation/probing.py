@@ -3,7 +3,9 @@
 The encoder runs once per split (`task_features`): each text's (or pair's) token vectors of the
 chosen layer pooled into one vector (summed over the real tokens by default), or each word's
 first-subword vector for tagging. The features stay in memory, so an epoch of the head is cheap and
-every seed reuses them.
+every seed reuses them; `cached_task_features` also keeps them in a file (the artifact store's
+feature cache), keyed by everything that changes them, so a later run (a new seed, a re-run, the
+`linear` protocol) skips the encoder altogether.
 
 - `probe_task`, the `probe` protocol: the MLP head, AdamW, early stopping on the selection value
   (settings in `protocols.PROBE_SETTINGS`).
@@ -13,8 +15,13 @@ every seed reuses them.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from xrep_assets.checkpoints.encoder import Encoder
+from xrep_assets.checkpoints.encoder import Encoder, padded_batch
 from xrep_assets.evaluation.heads import (
     LabelSpace,
     MLPHead,
@@ -34,6 +41,7 @@ from xrep_assets.evaluation.heads import (
     pool_tokens,
     selection_value,
 )
+from xrep_assets.evaluation.loaders import TaggedSentences
 from xrep_assets.evaluation.protocols import (
     Examples,
     ProtocolResult,
@@ -65,22 +73,32 @@ class TaskFeatures:
 def split_features(
     task: Task, encoder: Encoder, examples: Examples, layer: int, pooling: str, lang: str
 ) -> torch.Tensor:
-    """The frozen encoder's vectors of one split, in `lang`'s input form (its language marker)."""
-    parts = []
-    texts_a, texts_b = example_texts(task, examples) if task.head != "tagging" else ([], None)
-    with torch.no_grad():
-        for start in range(0, len(examples), encoder.batch_size):
-            stop = start + encoder.batch_size
-            if task.head == "tagging":
-                inputs, firsts = encoder.encoded_words(examples.tokens[start:stop], lang)
-                parts.append(first_subword_states(encoder.hidden_states(inputs, layer), firsts).float())
-            else:
-                inputs = encoder.encoded_texts(texts_a[start:stop], texts_b and texts_b[start:stop], lang)
-                hidden = encoder.hidden_states(inputs, layer)
-                parts.append(pool_tokens(hidden, inputs["attention_mask"], pooling).float())
-    if not parts:
+    """The frozen encoder's vectors of one split, in `lang`'s input form (its language marker):
+    one per row, or one per word for tagging (sentence after sentence). Rows are encoded in the
+    encoder's length-sorted, token-budget batches and put back in their order."""
+    if task.head == "tagging":
+        return _word_features(encoder, examples.tokens, layer, lang)
+    texts_a, texts_b = example_texts(task, examples)
+    rows = encoder.text_rows(texts_a, texts_b, lang)
+    vectors = torch.zeros((len(rows), encoder.hidden_size), device=encoder.device)
+    for batch in encoder.batches([len(row["input_ids"]) for row in rows]):
+        inputs = encoder.collate([rows[i] for i in batch])
+        hidden = encoder.hidden_states(inputs, layer)
+        vectors[torch.tensor(batch, device=encoder.device)] = pool_tokens(hidden, inputs["attention_mask"], pooling).float()
+    return vectors
+
+
+def _word_features(encoder: Encoder, sentences: list[list[str]], layer: int, lang: str) -> torch.Tensor:
+    rows, firsts = encoder.word_rows(sentences, lang)
+    per_sentence: list[torch.Tensor | None] = [None] * len(rows)
+    for batch in encoder.batches([len(row) for row in rows]):
+        inputs = padded_batch([rows[i] for i in batch], encoder.tokenizer.pad_token_id)
+        states = first_subword_states(encoder.hidden_states(inputs, layer), [firsts[i] for i in batch]).float()
+        for index, words in zip(batch, states.split([len(firsts[i]) for i in batch]), strict=True):
+            per_sentence[index] = words
+    if not per_sentence:
         return torch.zeros((0, encoder.hidden_size), device=encoder.device)
-    return torch.cat(parts)
+    return torch.cat(per_sentence)
 
 
 def task_features(
@@ -97,6 +115,80 @@ def task_features(
     log(f"{data.task.key}: features of layer {layer} ({pooling if data.task.head != 'tagging' else 'first subword'}), "
         f"{train.vectors.shape[0]} training vectors of size {train.vectors.shape[1]}")
     return TaskFeatures(data.task, train, dev, test)
+
+
+def examples_fingerprint(examples: Examples) -> str:
+    """A digest of a split's content: the feature cache's key must change when the data does."""
+    digest = hashlib.sha256()
+    if isinstance(examples, TaggedSentences):
+        digest.update(json.dumps([examples.tokens, examples.tags], ensure_ascii=False).encode())
+    else:
+        for column in examples.frame.columns:
+            digest.update(json.dumps(examples.frame[column].to_list(), ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def feature_cache_key(data: TaskData, encoder_identity: Mapping[str, object], layer: int, pooling: str) -> str:
+    """The cache key of `data`'s features: the checkpoint (its revision), how inputs are built
+    (max length, language markers), the layer, the pooling, and every split's content."""
+    parts = {
+        "encoder": dict(encoder_identity), "layer": layer, "pooling": pooling, "task": data.task.key,
+        "train": examples_fingerprint(data.train),
+        "dev": {lang: examples_fingerprint(e) for lang, e in sorted(data.dev.items())},
+        "test": {lang: examples_fingerprint(e) for lang, e in sorted(data.test.items())},
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def save_task_features(features: TaskFeatures, path: Path) -> None:
+    """The vectors of every split in one file, written to a temporary name and renamed into place."""
+    tensors = {"train": features.train.vectors.cpu()}
+    tensors |= {f"dev.{lang}": split.vectors.cpu() for lang, split in features.dev.items()}
+    tensors |= {f"test.{lang}": split.vectors.cpu() for lang, split in features.test.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        torch.save(tensors, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_task_features(data: TaskData, path: Path, device: str = "cpu") -> TaskFeatures:
+    """`data`'s features from `save_task_features`' file (the caller's key says they belong together)."""
+    tensors = torch.load(path, map_location=device, weights_only=True)
+
+    def split(name: str, examples: Examples) -> SplitFeatures:
+        return SplitFeatures(examples, tensors[name])
+
+    return TaskFeatures(
+        data.task,
+        split("train", data.train),
+        {lang: split(f"dev.{lang}", e) for lang, e in data.dev.items()},
+        {lang: split(f"test.{lang}", e) for lang, e in data.test.items()},
+    )
+
+
+def cached_task_features(
+    data: TaskData,
+    encoder: Encoder,
+    layer: int,
+    pooling: str,
+    cache_dir: Path | None,
+    encoder_identity: Mapping[str, object],
+    log: Callable[[str], None] = print,
+) -> TaskFeatures:
+    """`task_features`, read from `cache_dir` when an earlier run computed the same ones (no cache
+    when `cache_dir` is None)."""
+    if cache_dir is None:
+        return task_features(data, encoder, layer, pooling, log)
+    path = cache_dir / f"{feature_cache_key(data, encoder_identity, layer, pooling)}.pt"
+    if path.is_file():
+        log(f"{data.task.key}: features of layer {layer} from the cache {path}")
+        return load_task_features(data, path, encoder.device)
+    features = task_features(data, encoder, layer, pooling, log)
+    save_task_features(features, path)
+    return features
 
 
 def probe_task(

@@ -11,6 +11,8 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaToken
 
 from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES, language_token
 
+TOKENIZER_PARTS = ("tokenizer",)  # where the joint tokenizer lives in the artifact store
+
 # The special tokens that mark a segment's language in TLM and MT inputs: <ar>, <zh>, ...
 LANGUAGE_TAGS: tuple[str, ...] = tuple(language_token(lang, "iso") for lang in PRETRAINING_LANGUAGES)
 

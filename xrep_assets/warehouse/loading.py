@@ -11,11 +11,19 @@ import dagster as dg
 import polars as pl
 
 from xrep_assets.evaluation.partitions import score_key
-from xrep_assets.evaluation.store import SCORE_SCHEMA, read_all_scores, score_parts
+from xrep_assets.evaluation.store import (
+    SCORE_SCHEMA,
+    partition_score_files,
+    read_all_scores,
+    read_score_files,
+    score_dir_parts,
+)
 from xrep_assets.warehouse.resources import WarehouseError
 
 # By key, not by import: importing the asset would load torch into every warehouse step process.
 TASK_SCORES = dg.AssetKey("task_scores")
+# Materializations of a partition searched for the run behind each protocol's file.
+RUNS_SEARCHED = 50
 
 WAREHOUSE_SCORE_SCHEMA: dict[str, pl.DataType] = {**SCORE_SCHEMA, "run_id": pl.String()}
 RUN_SCHEMA: dict[str, pl.DataType] = {
@@ -25,18 +33,29 @@ RUN_SCHEMA: dict[str, pl.DataType] = {
 
 
 def read_partition_scores(root: Path, checkpoint: str, task: str) -> pl.DataFrame:
-    path = root.joinpath(*score_parts(checkpoint, task))
-    if not path.exists():
-        raise WarehouseError(f"no score file at {path}: materialize task_scores for {checkpoint}|{task} first")
-    return pl.read_parquet(path).select(list(SCORE_SCHEMA)).cast(SCORE_SCHEMA)
+    """Every protocol's rows of one partition."""
+    files = partition_score_files(root, checkpoint, task)
+    if not files:
+        directory = root.joinpath(*score_dir_parts(checkpoint, task))
+        raise WarehouseError(f"no score file in {directory}: materialize task_scores for {checkpoint}|{task} first")
+    return read_score_files(files)
 
 
-def scoring_run_id(instance: dg.DagsterInstance, checkpoint: str, task: str) -> str | None:
-    """The run of the latest task_scores materialization of the partition, if this instance has one."""
-    result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=TASK_SCORES, asset_partitions=[str(score_key(checkpoint, task))]), limit=1
-    )
-    return result.records[0].run_id if result.records else None
+def scoring_run_ids(instance: dg.DagsterInstance, checkpoint: str, task: str, protocols: list[str]) -> dict[str, str | None]:
+    """For each protocol, the run of the partition's latest task_scores materialization that wrote it
+    (its metadata lists the protocols it ran); the latest run when none says."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=TASK_SCORES, asset_partitions=[str(score_key(checkpoint, task))]),
+        limit=RUNS_SEARCHED,
+    ).records
+    found: dict[str, str | None] = {}
+    for record in records:  # newest first
+        metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+        written = metadata.get("protocols")
+        for protocol in (p.strip() for p in str(written.value).split(",")) if written else ():
+            found.setdefault(protocol, record.run_id)
+    latest = records[0].run_id if records else None
+    return {protocol: found.get(protocol, latest) for protocol in protocols}
 
 
 def _run_row(instance: dg.DagsterInstance, run_id: str, kind: str, checkpoint: str, task: str | None, versions: str | None) -> dict | None:
@@ -52,17 +71,21 @@ def _run_row(instance: dg.DagsterInstance, run_id: str, kind: str, checkpoint: s
 
 
 def partition_load(instance: dg.DagsterInstance | None, checkpoint: str, task: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The partition's rows tagged with their scoring run, and the runs behind them: that scoring run
-    and, for a checkpoint xrep trained (its revision is a run id of this instance), the training run."""
-    run_id = scoring_run_id(instance, checkpoint, task) if instance is not None else None
-    scores = rows.with_columns(pl.lit(run_id, pl.String()).alias("run_id"))
+    """The partition's rows tagged with their scoring run (per protocol), and the runs behind them:
+    those scoring runs and, for a checkpoint xrep trained (its revision is a run id of this instance),
+    the training run."""
+    protocols = rows["protocol"].unique(maintain_order=True).to_list()
+    run_ids = scoring_run_ids(instance, checkpoint, task, protocols) if instance is not None else {}
+    scores = rows.with_columns(
+        pl.col("protocol").replace_strict(run_ids, default=None, return_dtype=pl.String()).alias("run_id")
+    )
     runs: list[dict] = []
     if instance is not None:
-        versions = sorted(rows["versions"].unique().to_list())
-        if run_id is not None:
-            # One scoring run writes one set of versions; several would be a file assembled by hand.
+        for run_id, written in scores.filter(pl.col("run_id").is_not_null()).group_by("run_id", maintain_order=True):
+            # One scoring run writes one set of versions; several would be files assembled by hand.
+            versions = sorted(written["versions"].unique().to_list())
             scoring_versions = versions[0] if len(versions) == 1 else (json.dumps(versions) if versions else None)
-            runs.append(_run_row(instance, run_id, "scoring", checkpoint, task, scoring_versions))
+            runs.append(_run_row(instance, run_id[0], "scoring", checkpoint, task, scoring_versions))
         for revision in rows["revision"].unique().sort().to_list():
             runs.append(_run_row(instance, revision, "pretraining", checkpoint, None, None))
     return scores, pl.DataFrame([r for r in runs if r is not None], schema=RUN_SCHEMA)

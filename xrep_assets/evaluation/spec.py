@@ -1,0 +1,103 @@
+"""The scoring worker's input: one JSON file that says everything a score partition needs.
+
+The `task_scores` asset writes it, the worker (`python -m xrep_assets.workers.score SPEC`) reads it,
+locally or in a pod; the worker writes the score files and reports the metadata back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from xrep_assets.errors import XrepError
+from xrep_assets.evaluation.loaders import ArchiveSource, HubSource, TaskSource
+from xrep_assets.evaluation.protocols import check_protocol
+from xrep_assets.study import TASKS
+
+
+class ScoreSpecError(XrepError):
+    """A scoring spec that cannot run."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the task splits come from: the official archive's folder, or a hub dataset (an id or a
+    local folder laid out like the `xglue` script)."""
+
+    kind: str  # archive | hub
+    location: str
+    revision: str | None = None
+    streaming: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("archive", "hub"):
+            raise ScoreSpecError(f"unknown data source kind {self.kind!r}; known: archive, hub")
+
+    def open(self) -> TaskSource:
+        if self.kind == "archive":
+            return ArchiveSource(Path(self.location))
+        return HubSource(self.location, revision=self.revision, streaming=self.streaming)
+
+    def describe(self) -> str:
+        return self.location if self.kind == "archive" else f"hub dataset {self.location}"
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    checkpoint: str  # the catalog key (chooses the language markers)
+    revision: str | None
+    checkpoint_dir: str
+    task: str
+    source: DataSource
+    protocols: tuple[str, ...]
+    selection: str
+    layer: int
+    pooling: str | None  # None: each protocol's own
+    seeds: tuple[int, ...]
+    max_epochs: int | None
+    patience: int | None
+    max_train_examples: int | None
+    chance_reruns: int
+    artifacts_root: str  # score files and the feature cache go under it
+    artifacts_remote: str | None = None  # the store's object-storage copy, where one is configured
+    device: str = "auto"  # auto: cuda when present
+    feature_cache: bool = True
+    run_id: str | None = None  # recorded, not interpreted
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ScoreSpecError(f"unknown task {self.task!r}; known: {', '.join(TASKS)}")
+        if not self.protocols:
+            raise ScoreSpecError("no protocol to run")
+        for protocol in self.protocols:
+            check_protocol(protocol, self.selection, self.pooling)
+        if not self.seeds:
+            raise ScoreSpecError("no seed to run")
+        if self.chance_reruns < 0:
+            raise ScoreSpecError(f"chance_reruns must be 0 or more, got {self.chance_reruns}")
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def read(cls, path: Path) -> ScoreSpec:
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ScoreSpecError(f"{path}: cannot read the scoring spec: {err}") from err
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ScoreSpecError(f"{path}: unknown fields {unknown}")
+        try:
+            raw["source"] = DataSource(**raw["source"])
+            for name in ("protocols", "seeds"):
+                raw[name] = tuple(raw[name])
+            return cls(**raw)
+        except (KeyError, TypeError) as err:
+            raise ScoreSpecError(f"{path}: {err}") from err
