@@ -7,11 +7,12 @@ in a pod; nothing else passes between them.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from xrep_assets.errors import XrepError
+from xrep_assets.execution.specfiles import read_spec_fields, write_spec
 from xrep_assets.profiles import ModelSize
 from xrep_assets.study import OBJECTIVES, LanguageCodes
 
@@ -67,22 +68,11 @@ class PretrainSpec:
         return json.dumps(asdict(self), indent=2)
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_spec(self, path)
 
     @classmethod
     def read(cls, path: Path) -> "PretrainSpec":
-        try:
-            raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise SpecError(f"{path}: not a readable pretraining spec: {err}") from err
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise SpecError(f"{path}: unknown spec fields {unknown}")
+        raw = read_spec_fields(path, cls, SpecError, "pretraining spec")
         raw["size"] = ModelSize(**raw["size"])
         for name in ("languages", "pairs", "directions"):
             raw[name] = tuple(raw.get(name, ()))

@@ -82,6 +82,8 @@ def score_spec(
     kinds={"pytorch", "scikitlearn", "parquet"},
     # Re-scores exactly the checkpoint a hub sensor or schedule re-fetched (checkpoints/sensors.py).
     automation_condition=HUB_RESCORE_CONDITION,
+    # A lost pod is retried; the probes' features come back from the cache.
+    retry_policy=dg.RetryPolicy(max_retries=2),
     check_specs=[
         dg.AssetCheckSpec(
             ABOVE_CHANCE_CHECK, asset="task_scores",

@@ -6,11 +6,11 @@ locally or in a pod; the worker writes the score files and reports the metadata 
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from xrep_assets.errors import XrepError
+from xrep_assets.execution.specfiles import read_spec_fields, write_spec
 from xrep_assets.evaluation.loaders import ArchiveSource, HubSource, TaskSource
 from xrep_assets.evaluation.protocols import check_protocol
 from xrep_assets.study import TASKS
@@ -78,22 +78,11 @@ class ScoreSpec:
             raise ScoreSpecError(f"chance_reruns must be 0 or more, got {self.chance_reruns}")
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_spec(self, path)
 
     @classmethod
     def read(cls, path: Path) -> ScoreSpec:
-        try:
-            raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise ScoreSpecError(f"{path}: cannot read the scoring spec: {err}") from err
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ScoreSpecError(f"{path}: unknown fields {unknown}")
+        raw = read_spec_fields(path, cls, ScoreSpecError, "scoring spec")
         try:
             raw["source"] = DataSource(**raw["source"])
             for name in ("protocols", "seeds"):

@@ -20,6 +20,9 @@ LAUNCHER_ENV_VAR = "XREP_LAUNCHER"
 WORKER_IMAGE_ENV_VAR = "XREP_WORKER_IMAGE"
 K8S_NAMESPACE_ENV_VAR = "XREP_K8S_NAMESPACE"
 LAUNCHERS = ("local", "k8s")
+# OpenMP threads that spin while they wait steal the cores from each other on a shared machine: a
+# probe head's step took 100x longer (benchmarks/README.md). An explicit setting wins.
+WORKER_ENV = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
 class LauncherError(XrepError):
@@ -46,7 +49,7 @@ class LocalWorkerLauncher(WorkerLauncher):
     processes: int = 1
 
     def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path) -> dg.MaterializeResult:
-        client = dg.PipesSubprocessClient()
+        client = dg.PipesSubprocessClient(env=WORKER_ENV)
         command = worker_command(module, spec, self.processes)
         return client.run(context=context, command=command).get_materialize_result()
 

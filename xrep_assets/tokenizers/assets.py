@@ -10,7 +10,8 @@ from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.workers.tokenize import TokenizeSpec
 
 
-@dg.asset(deps=[pretraining_corpus], group_name="tokenizers", kinds={"sentencepiece"})
+@dg.asset(deps=[pretraining_corpus], group_name="tokenizers", kinds={"sentencepiece"},
+          retry_policy=dg.RetryPolicy(max_retries=2))
 def joint_tokenizer(
     context: dg.AssetExecutionContext, study: StudySettings, artifacts: ArtifactStore, launcher: WorkerLauncher
 ) -> dg.MaterializeResult:

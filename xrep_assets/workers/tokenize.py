@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +19,7 @@ from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, DagsterPipesError, open
 
 from xrep_assets.corpora.store import monolingual_texts
 from xrep_assets.errors import XrepError
+from xrep_assets.execution.specfiles import read_spec_fields, write_spec
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.tokenizers.training import TOKENIZER_PARTS, fertility, train_joint_tokenizer
@@ -34,18 +35,15 @@ class TokenizeSpec:
     artifacts_remote: str | None = None
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_spec(self, path)
 
     @classmethod
     def read(cls, path: Path) -> TokenizeSpec:
+        raw = read_spec_fields(path, cls, XrepError, "tokenizer spec")
         try:
-            return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError, TypeError) as err:
-            raise XrepError(f"{path}: not a tokenizer spec: {err}") from err
+            return cls(**raw)
+        except TypeError as err:
+            raise XrepError(f"{path}: {err}") from err
 
 
 def train_tokenizer(spec: TokenizeSpec, log) -> dict[str, object]:
