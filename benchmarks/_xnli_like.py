@@ -147,5 +147,27 @@ def wait_passively() -> str:
     return os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def add_model_arguments(parser) -> None:
+    """The random BERT's size and the torch threads, the same options in every benchmark of this kind."""
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--ffn", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
+
+
+def prepare_torch(args) -> tuple[str, ModelSize]:
+    """Passive OpenMP waits (before torch loads), quiet transformers, `--threads` torch threads; the
+    wait policy in force and the model size the arguments ask for."""
+    wait_policy = wait_passively()
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    torch.set_num_threads(args.threads)
+    return wait_policy, ModelSize(args.layers, args.hidden, args.heads, args.ffn)
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -60,12 +60,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _xnli_like import (  # noqa: E402
     SEED,
     SUBWORDS_PER_WORD,
-    ModelSize,
+    add_model_arguments,
     build_checkpoint,
     fixture_texts,
     load_average,
+    prepare_torch,
     subword_counts,
-    wait_passively,
     word_stream,
     xnli_like_pairs,
 )
@@ -124,13 +124,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--longest-examples", type=int, default=1024,
                         help="the first pairs encoded by (b) (default 32 batches)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per side, order alternating; medians are reported")
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--ffn", type=int, default=1024)
+    add_model_arguments(parser)
     parser.add_argument("--pooling", choices=("sum", "mean", "first", "last"), default="sum",
                         help="the probe's pooling (sum) by default")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     parser.add_argument("--token-budget", type=int,
                         help="ours' padded tokens per batch (default: the encoder's default, 4,096 on a CPU)")
     parser.add_argument("--toy-lengths", action="store_true",
@@ -145,21 +141,16 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    wait_policy = wait_passively()  # before torch is imported
+    wait_policy, size = prepare_torch(args)
     import polars as pl
     import torch
     from transformers import DataCollatorWithPadding
-    from transformers.utils import logging as hf_logging
 
     from xrep_assets.checkpoints.encoder import Encoder
     from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, SentenceExamples
     from xrep_assets.evaluation.probing import split_features
     from xrep_assets.study import TASKS
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    torch.set_num_threads(args.threads)
-    size = ModelSize(args.layers, args.hidden, args.heads, args.ffn)
     texts = fixture_texts()
     task = TASKS["XNLI"]
 

@@ -44,12 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _xnli_like import (  # noqa: E402
     SEED,
-    ModelSize,
+    add_model_arguments,
     build_checkpoint,
     fixture_texts,
     load_average,
+    prepare_torch,
     subword_counts,
-    wait_passively,
     word_stream,
     xnli_like_pairs,
 )
@@ -99,11 +99,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dev", type=int, default=500, help="English dev pairs")
     parser.add_argument("--test", type=int, default=500, help="test pairs in each of English and French")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each, order alternating; medians are reported")
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--ffn", type=int, default=1024)
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
+    add_model_arguments(parser)
     args = parser.parse_args()
     if min(args.train, args.dev, args.test, args.repeats) < 1:
         parser.error("--train, --dev, --test and --repeats must be at least 1")
@@ -112,18 +108,13 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    wait_policy = wait_passively()  # before torch is imported
+    wait_policy, size = prepare_torch(args)
     import torch
-    from transformers.utils import logging as hf_logging
 
     from xrep_assets.checkpoints.encoder import Encoder
     from xrep_assets.evaluation.probing import TaskFeatures, cached_task_features, probe_task, task_features
     from xrep_assets.evaluation.protocols import DEFAULT_POOLING, PROBE_SETTINGS
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    torch.set_num_threads(args.threads)
-    size = ModelSize(args.layers, args.hidden, args.heads, args.ffn)
     settings = replace(PROBE_SETTINGS[TASK_KEY], max_epochs=EPOCHS, patience=None)
     pooling = DEFAULT_POOLING["probe"]
     texts = fixture_texts()
