@@ -19,6 +19,7 @@ from xrep_assets.checkpoints.objectives import (
     tlm_example,
 )
 from xrep_assets.checkpoints.vocabulary import TokenIds
+from xrep_assets.study import DenoisingNoise
 
 IDS = TokenIds(size=50, pad=1, bos=0, eos=2, mask=49, languages={"en": 4, "fr": 5, "zh": 6})
 NON_SPECIAL = [i for i in range(IDS.size) if i not in IDS.special]  # 43 ids: 50 minus 7 special
@@ -321,7 +322,7 @@ def test_denoising_batch_labels_keep_the_original_order():
 def test_denoising_batch_input_is_a_sentence_permutation_without_masking():
     documents = [[[10 + 3 * i, 11 + 3 * i] for i in range(6)]]
     for seed in range(3):
-        batch = denoising_batch(documents, IDS, seeded(seed), mask_ratio=0.0)
+        batch = denoising_batch(documents, IDS, seeded(seed), DenoisingNoise(mask=0.0, poisson_lambda=3.0, permute_sentences=1.0, rotate=0.0))
         row = batch["input_ids"][0].tolist()
         assert row[0] == IDS.bos
         sentences = [tuple(row[i : i + 2]) for i in range(1, len(row), 3)]

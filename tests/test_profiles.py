@@ -24,7 +24,7 @@ def test_paper_profile_has_the_studys_sizes_and_sources():
     paper = PROFILES["paper"]
     size = paper.model_size
     assert (size.layers, size.hidden, size.heads, size.ffn) == (12, 512, 8, 2048)
-    assert paper.tokenizer_vocab_size == 100_000 and paper.train_steps == 600_000
+    assert paper.tokenizer_vocab_size == 100_000 and paper.train_steps is None  # the recipes' 600k updates
     assert paper.opus_mirror is None and paper.pairs == LANGUAGE_PAIRS and len(paper.pairs) == 15
     assert set(paper.checkpoints) == set(OBJECTIVES) | set(HUB_CHECKPOINTS) | set(CONTINUED_PRETRAINING)
     seq2seq = paper.seq2seq_size  # BART-base per stack

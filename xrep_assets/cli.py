@@ -68,6 +68,16 @@ def cmd_evaluate_predictions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Prints what the study would run and cost under a profile; runs nothing."""
+    from xrep_assets.plan import format_plan, plan_json, study_plan
+    from xrep_assets.profiles import resolve_profile
+
+    plan = study_plan(resolve_profile(args.profile or profile_name_from_env()))
+    print(plan_json(plan) if args.format == "json" else format_plan(plan))
+    return 0
+
+
 def cmd_dagster_home(args: argparse.Namespace) -> int:
     print(ensure_dagster_home())
     return 0
@@ -81,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--profile", choices=sorted(PROFILES), help=f"default: ${PROFILE_ENV_VAR} or tiny")
     study.add_argument("--format", choices=("markdown", "csv"), default="markdown")
     study.set_defaults(func=cmd_study)
+
+    plan = commands.add_parser("plan", help="print the partitions, recipes, model sizes, pods and GPU-hours of a study; runs nothing")
+    plan.add_argument("--profile", choices=sorted(PROFILES), help=f"default: ${PROFILE_ENV_VAR} or tiny")
+    plan.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    plan.set_defaults(func=cmd_plan)
 
     report = commands.add_parser("report", help="print the cross-lingual comparison from DuckDB")
     report.add_argument("--format", choices=("markdown", "csv"), default="markdown")

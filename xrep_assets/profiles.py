@@ -12,7 +12,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
-from xrep_assets.study import CONTINUED_PRETRAINING, ENGLISH_PAIRS, HUB_CHECKPOINTS, LANGUAGE_PAIRS, OBJECTIVES, LanguagePair
+from xrep_assets.study import (
+    CONTINUED_PRETRAINING,
+    ENGLISH_PAIRS,
+    HUB_CHECKPOINTS,
+    LANGUAGE_PAIRS,
+    OBJECTIVES,
+    RECIPES,
+    CatalogError,
+    LanguagePair,
+    Recipe,
+)
 
 PROFILE_ENV_VAR = "XREP_PROFILE"
 DEFAULT_PROFILE = "tiny"
@@ -44,11 +54,12 @@ class Profile:
     tokenizer_sample_alpha: float  # exponent of the temperature sampling across languages (XLM: 0.3)
     model_size: ModelSize  # the single-stack models (BERT, GPT-2)
     seq2seq_size: ModelSize  # each stack of the two-stack models (BART, Transformer MT)
-    train_steps: int
-    batch_size: int
-    max_length: int
-    learning_rate: float
-    warmup_steps: int
+    # The recipes (`study.RECIPES`) scaled down, sizes and steps only; None keeps the study's value.
+    train_steps: int | None  # updates; warmup shrinks in proportion
+    max_tokens_per_sample: int | None
+    max_sentences_per_gpu: int | None
+    max_tokens_per_gpu: int | None
+    gpus: int | None  # the data-parallel width the recipe's batch is defined over
     checkpoints: tuple[str, ...]  # partitions of the checkpoint asset that `xrep study` evaluates
     eval_seeds: tuple[int, ...]
     protocols: tuple[str, ...]  # evaluation protocols a score partition runs (evaluation/protocols.py)
@@ -73,10 +84,10 @@ PROFILES: dict[str, Profile] = {
         model_size=ModelSize(layers=2, hidden=64, heads=2, ffn=256, max_positions=128),
         seq2seq_size=ModelSize(layers=1, hidden=64, heads=2, ffn=256, max_positions=128),
         train_steps=400,
-        batch_size=32,
-        max_length=64,
-        learning_rate=1e-3,
-        warmup_steps=40,
+        max_tokens_per_sample=64,
+        max_sentences_per_gpu=32,
+        max_tokens_per_gpu=1024,
+        gpus=1,
         # One LM and one MT model keep `xrep study` to minutes on a laptop; every
         # objective trains in the tiny profile too (the tests do), by partition from the UI.
         checkpoints=("mlm", "mt-transformer"),
@@ -98,11 +109,12 @@ PROFILES: dict[str, Profile] = {
         model_size=ModelSize(layers=12, hidden=512, heads=8, ffn=2048, max_positions=512),
         # BART-base: 6 + 6 layers, d=768, 12 heads, FFN 3072.
         seq2seq_size=ModelSize(layers=6, hidden=768, heads=12, ffn=3072, max_positions=1024),
-        train_steps=600_000,
-        batch_size=256,
-        max_length=256,
-        learning_rate=1e-4,
-        warmup_steps=10_000,
+        # The study's recipes as they are: pretrain/*.sh of Helsinki-NLP/lm-vs-mt (README: the table).
+        train_steps=None,
+        max_tokens_per_sample=None,
+        max_sentences_per_gpu=None,
+        max_tokens_per_gpu=None,
+        gpus=None,
         checkpoints=tuple(OBJECTIVES) + tuple(HUB_CHECKPOINTS) + tuple(CONTINUED_PRETRAINING),
         eval_seeds=(0, 1, 2),
         protocols=("probe", "finetune"),
@@ -131,3 +143,28 @@ def resolve_profile(
     if xglue_dataset:
         profile = replace(profile, xglue_dataset=xglue_dataset)
     return profile
+
+
+def scaled_recipe(objective: str, profile: Profile, steps: int | None = None) -> Recipe:
+    """`objective`'s recipe as `profile` runs it: the study's values, with sizes and steps scaled.
+
+    `steps` (a run's override) wins over the profile's; the warmup keeps its share of the updates
+    (at least one update), so a schedule has the study's shape at any length.
+    """
+    if objective not in RECIPES:
+        raise CatalogError(f"no training recipe for {objective!r}; known: {', '.join(RECIPES)}")
+    recipe = RECIPES[objective]
+    updates = steps or profile.train_steps or recipe.updates
+
+    def capped(value: int | None, cap: int | None) -> int | None:
+        return value if value is None or cap is None else min(value, cap)
+
+    return replace(
+        recipe,
+        updates=updates,
+        warmup_updates=min(max(1, round(recipe.warmup_updates * updates / recipe.updates)), updates - 1),
+        tokens_per_sample=capped(recipe.tokens_per_sample, profile.max_tokens_per_sample),
+        sentences_per_gpu=capped(recipe.sentences_per_gpu, profile.max_sentences_per_gpu),
+        tokens_per_gpu=capped(recipe.tokens_per_gpu, profile.max_tokens_per_gpu),
+        gpus=profile.gpus or recipe.gpus,
+    )

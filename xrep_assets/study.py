@@ -136,10 +136,13 @@ class Direction:
         return f"{self.source}>{self.target}"
 
 
-# The study's 18 translation directions: every pair as OPUS orders it, and English <-> es, fr, ru
-# both ways. The MT objectives train on the directions whose pair is in the profile.
-MT_DIRECTIONS: tuple[Direction, ...] = tuple(Direction(p.l1, p.l2) for p in LANGUAGE_PAIRS) + tuple(
-    Direction(lang, SOURCE_LANGUAGE) for lang in ("es", "fr", "ru")
+# The study's 18 translation directions, exactly `--lang-pairs` of pretrain/train-bart-mt.sh
+# (Helsinki-NLP/lm-vs-mt): 14 of the 15 pairs as OPUS orders them, English <-> es, fr, ru both ways,
+# and zh->en where OPUS's order would give en->zh. The MT objectives train on the directions whose
+# pair is in the profile.
+MT_DIRECTIONS: tuple[Direction, ...] = tuple(
+    Direction(*key.split("-"))
+    for key in "ar-en,ar-es,ar-fr,ar-ru,ar-zh,en-es,en-fr,en-ru,es-en,es-fr,es-ru,es-zh,fr-en,fr-ru,fr-zh,ru-en,ru-zh,zh-en".split(",")
 )
 
 
@@ -187,9 +190,132 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("tlm", "Translation language modelling (GPT-2 on concatenated pairs)", "gpt2", "bitext", "LM", "TLM"),
         Objective("bart-denoising", "Denoising sequence-to-sequence (BART)", "bart", "monolingual", "LM", "BART"),
         Objective("mt-transformer", "Machine translation (Transformer encoder-decoder)", "marian", "bitext", "MT", "MT Transformer"),
-        Objective("mt-bart", "Machine translation (BART)", "bart", "bitext", "MT", "MT BART"),
+        Objective("mt-bart", "Machine translation (BART, pre-norm)", "mbart", "bitext", "MT", "MT BART"),
     ]
 }
+
+# --------------------------------------------------------------------------------------------------
+# Pretraining recipes: how the study trains each objective
+
+
+@dataclass(frozen=True)
+class DenoisingNoise:
+    """BART's noise (fairseq `denoising` task). The study's script sets none of it, so fairseq's
+    defaults apply: half the documents rotated, no masking, no sentence permutation."""
+
+    mask: float  # share of tokens removed by span infilling (--mask)
+    poisson_lambda: float  # mean infilled span length (--poisson-lambda)
+    permute_sentences: float  # share of a document's sentences shuffled (--permute-sentences)
+    rotate: float  # share of documents rotated to start at a random token (--rotate)
+
+
+# fairseq's `denoising` task defaults (fairseq/tasks/denoising.py), in force in train-bart-lm.sh.
+FAIRSEQ_DENOISING_DEFAULTS = DenoisingNoise(mask=0.0, poisson_lambda=3.0, permute_sentences=0.0, rotate=0.5)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One objective's training recipe, in the study's terms (fairseq's flags, named in the comments).
+
+    The `paper` profile uses these values as they are; a profile changes only sizes and steps
+    (`profiles.scaled_recipe`). Batches are per GPU as in the scripts: the global batch of an update is
+    `gpus` GPU batches, whatever number of processes runs them (the worker accumulates gradients).
+    """
+
+    script: str  # where the values come from (Helsinki-NLP/lm-vs-mt)
+    fairseq_arch: str  # --arch of the script (the architecture xrep builds is the objective's family)
+    updates: int  # --max-update (= --total-num-update for the polynomial schedule)
+    save_interval_updates: int  # --save-interval-updates
+    learning_rate: float  # --lr
+    schedule: Literal["polynomial_decay", "inverse_sqrt"]  # --lr-scheduler (polynomial: power 1, to 0)
+    warmup_updates: int  # --warmup-updates (linear from 0)
+    adam_betas: tuple[float, float]  # --adam-betas
+    adam_eps: float  # --adam-eps
+    weight_decay: float  # --weight-decay (fairseq's Adam decouples it and applies it to every parameter)
+    clip_norm: float  # --clip-norm; 0 disables clipping
+    dropout: float  # --dropout
+    attention_dropout: float  # --attention-dropout (the architecture's fairseq default when unset)
+    activation_dropout: float  # --activation-dropout / --act-dropout (fairseq default 0)
+    label_smoothing: float  # --label-smoothing of label_smoothed_cross_entropy; 0: plain cross-entropy
+    batching: Literal["sentences", "tokens"]  # a fixed number of sequences, or at most N tokens per GPU
+    sentences_per_gpu: int  # --batch-size (a cap when batching by tokens)
+    tokens_per_gpu: int | None  # --max-tokens (token batching only)
+    gpus: int  # --distributed-world-size: the data-parallel width the batch is defined over
+    tokens_per_sample: int  # --tokens-per-sample (MT: the longest side kept)
+    # complete: whole sentences packed up to tokens_per_sample; complete_doc: the same within a
+    # document; eos: one example (a sentence, or a translation pair) per sample.
+    sample_break_mode: Literal["complete", "complete_doc", "eos"]
+    precision: Literal["fp16", "bf16", "fp32"]  # --fp16 (on GPUs; CPUs train in fp32)
+    pre_norm: bool  # --encoder-normalize-before --decoder-normalize-before
+    layernorm_embedding: bool  # --layernorm-embedding
+    noise: DenoisingNoise | None = None  # BART denoising only
+    # What the script leaves open and xrep assumes, or where xrep departs from it, and why.
+    notes: tuple[str, ...] = ()
+
+
+_ADAM = dict(adam_betas=(0.9, 0.98), adam_eps=1e-6)
+_LM_RECIPE = dict(
+    **_ADAM, updates=600_000, save_interval_updates=5_000, learning_rate=5e-4, schedule="polynomial_decay",
+    warmup_updates=8_000, weight_decay=0.01, clip_norm=0.0, dropout=0.1, activation_dropout=0.0,
+    label_smoothing=0.0, batching="sentences", tokens_per_gpu=None, tokens_per_sample=512,
+    sample_break_mode="complete", precision="fp16", pre_norm=False, layernorm_embedding=False,
+)
+_BART_RECIPE = dict(
+    **_ADAM, updates=600_000, save_interval_updates=5_000, learning_rate=3e-5, schedule="inverse_sqrt",
+    warmup_updates=2_500, weight_decay=0.1, clip_norm=0.0, dropout=0.3, attention_dropout=0.1,
+    activation_dropout=0.0, label_smoothing=0.2, batching="tokens", sentences_per_gpu=64, tokens_per_gpu=8_192,
+    # --distributed-world-size is $SLURM_NTASKS, which the scripts do not fix.
+    gpus=8, precision="fp16", layernorm_embedding=True,
+)
+_WORLD_SIZE_NOTE = "gpus: the script takes $SLURM_NTASKS; xrep assumes one node of 8, as train-clm.sh uses"
+
+RECIPES: dict[str, Recipe] = {
+    "mlm": Recipe(
+        script="pretrain/train-mlm.sh", fairseq_arch="masked_lm", **_LM_RECIPE,
+        attention_dropout=0.1,  # fairseq masked_lm's default
+        sentences_per_gpu=64, gpus=128,
+    ),
+    "clm": Recipe(
+        script="pretrain/train-clm.sh", fairseq_arch="transformer_lm", **_LM_RECIPE,
+        attention_dropout=0.0,  # fairseq transformer_lm's default
+        sentences_per_gpu=32, gpus=8,
+        notes=("architecture: GPT-2 (pre-norm, as the study names it); fairseq's transformer_lm is post-norm",),
+    ),
+    "tlm": Recipe(
+        script="pretrain/train-clm.sh (pretrain/readme.md: TLM is the CLM script on concatenated pairs)",
+        fairseq_arch="transformer_lm", **{**_LM_RECIPE, "sample_break_mode": "eos"},
+        attention_dropout=0.0, sentences_per_gpu=32, gpus=8,
+        notes=(
+            "samples: one pair per sequence with language tags and positions restarting at the target "
+            "(Conneau & Lample 2019); the script packs concatenated pairs `complete` with running positions",
+        ),
+    ),
+    "bart-denoising": Recipe(
+        script="pretrain/train-bart-lm.sh", fairseq_arch="bart_base", **_BART_RECIPE,
+        tokens_per_sample=512, sample_break_mode="complete_doc",  # the denoising task's defaults
+        pre_norm=False, noise=FAIRSEQ_DENOISING_DEFAULTS,
+        notes=(_WORLD_SIZE_NOTE,
+               "noise: the script sets no --mask/--permute-sentences, so fairseq's defaults (rotation of half "
+               "the documents only) are the study's; BART's paper noise is mask 0.3, permute 1.0"),
+    ),
+    "mt-bart": Recipe(
+        script="pretrain/train-bart-mt.sh", fairseq_arch="bart_base", **_BART_RECIPE,
+        tokens_per_sample=1_024,  # --max-source-positions / --max-target-positions default
+        sample_break_mode="eos", pre_norm=True,
+        notes=(_WORLD_SIZE_NOTE,),
+    ),
+    "mt-transformer": Recipe(
+        script="pretrain/train-bart-mt.sh (no script trains the classic Transformer: it follows BART MT)",
+        fairseq_arch="transformer", **{**_BART_RECIPE, "layernorm_embedding": False},
+        tokens_per_sample=1_024, sample_break_mode="eos",
+        # Vaswani et al.'s stack is post-norm, without an embedding LayerNorm: the architecture the
+        # study names, so only the training recipe follows BART MT.
+        pre_norm=False,
+        notes=(_WORLD_SIZE_NOTE, "architecture: Vaswani et al. (post-norm, no embedding LayerNorm); the "
+               "optimiser, schedule, dropouts, label smoothing, batching and precision are BART MT's"),
+    ),
+}
+
 
 # --------------------------------------------------------------------------------------------------
 # Public hub checkpoints

@@ -13,7 +13,7 @@ from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG, hub_checkpoint, 
 from xrep_assets.checkpoints.models import count_parameters, model_size
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.spec import PretrainSpec
+from xrep_assets.checkpoints.spec import PretrainSpec, recipe_fields
 from xrep_assets.checkpoints.store import CheckpointRecord, checkpoint_parts, work_parts, write_record
 from xrep_assets.checkpoints.training import TRAINING_LOG
 from xrep_assets.checkpoints.translation_check import CHECK_SENTENCES, check_directions, checkpoint_output_language
@@ -22,14 +22,13 @@ from xrep_assets.errors import XrepError
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import PRETRAIN_WORKER
 from xrep_assets.plots import loss_curve, png_markdown
-from xrep_assets.profiles import Profile
+from xrep_assets.profiles import Profile, scaled_recipe
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, OBJECTIVES, PRETRAINING_LANGUAGES, directions_for
 from xrep_assets.tokenizers.assets import joint_tokenizer
 from xrep_assets.tokenizers.training import TOKENIZER_PARTS
 
 OUTPUT_LANGUAGE_CHECK = "output_language"
-MAX_SAVE_INTERVAL = 5000  # steps between full training states at most
 
 
 class PretrainConfig(dg.Config):
@@ -95,13 +94,21 @@ def resolve_init_from(init_from: str, artifacts: ArtifactStore) -> tuple[Path, s
 
 
 def pretrain_spec(
-    key: str, objective: str, init_from: str | None, config: PretrainConfig, profile: Profile, artifacts: ArtifactStore, out_dir: Path
+    key: str,
+    objective: str,
+    init_from: str | None,
+    config: PretrainConfig,
+    profile: Profile,
+    artifacts: ArtifactStore,
+    out_dir: Path,
+    processes: int = 1,
 ) -> PretrainSpec:
     tokenizer, lang_codes, init_dir = str(artifacts.path(*TOKENIZER_PARTS)), "iso", None
     if init_from is not None:
         init_path, lang_codes = resolve_init_from(init_from, artifacts)
         init_dir, tokenizer = str(init_path), str(init_path)  # a continued model keeps its own vocabulary
-    steps = config.steps or profile.train_steps
+    recipe = scaled_recipe(objective, profile, config.steps)
+    steps = recipe.updates
     pairs = tuple(p.key for p in profile.pairs)
     languages = tuple(lang for lang in PRETRAINING_LANGUAGES if any(lang in (p.l1, p.l2) for p in profile.pairs))
     size = model_size(objective, profile.model_size, profile.seq2seq_size, config.size_variant, profile.tokenizer_vocab_size)
@@ -115,19 +122,15 @@ def pretrain_spec(
         out_dir=str(out_dir),
         work_dir="",
         size=size,
-        steps=steps,
-        batch_size=profile.batch_size,
-        max_length=profile.max_length,
-        learning_rate=profile.learning_rate,
-        warmup_steps=min(profile.warmup_steps, steps // 10),
         seed=config.seed,
-        # A retried pod loses at most MAX_SAVE_INTERVAL steps (paper: 5k of 600k), tiny runs save 4 times.
-        save_every=config.save_every or max(1, min(steps // 4, MAX_SAVE_INTERVAL)),
+        # A retried pod loses at most one save interval (paper: 5k of 600k), tiny runs save 4 times.
+        save_every=config.save_every or max(1, min(steps // 4, recipe.save_interval_updates)),
         log_every=max(1, min(50, steps // 8)),
         init_from=init_dir,
         lang_codes=lang_codes,
         device=profile.device,
         extra={"checkpoint": key},
+        **recipe_fields(recipe, processes),
     )
     # Attempts of the same run (retries, a re-launch after a crash) share their work folder and resume.
     identity = hashlib.sha256(json.dumps(spec.training_identity(), sort_keys=True).encode()).hexdigest()[:12]
@@ -145,7 +148,8 @@ def _train(
     launcher: WorkerLauncher,
 ) -> dg.MaterializeResult:
     with artifacts.writing_dir(*checkpoint_parts(key)) as tmp:
-        spec = pretrain_spec(key, objective, init_from, config, profile, artifacts, tmp)
+        processes = launcher.worker_processes(PRETRAIN_WORKER)
+        spec = pretrain_spec(key, objective, init_from, config, profile, artifacts, tmp, processes)
         spec_path = spec.write(Path(spec.work_dir) / "spec.json")
         context.log.info(f"pretraining {key} ({objective}) with {spec_path}")
         reported = launcher.launch(context, PRETRAIN_WORKER, spec_path)

@@ -12,7 +12,7 @@ from xrep_assets.checkpoints import objectives as obj
 from xrep_assets.checkpoints.spec import PretrainSpec
 from xrep_assets.checkpoints.streams import CorpusTooSmallError, Row, RowStream
 from xrep_assets.checkpoints.vocabulary import TokenIds
-from xrep_assets.study import Direction
+from xrep_assets.study import DenoisingNoise, Direction
 
 ROWS_PER_READ = 64  # rows tokenized together
 
@@ -39,7 +39,10 @@ class ExampleSource:
     def _read(self, generator: torch.Generator) -> None:
         rows = [next(self.rows) for _ in range(min(ROWS_PER_READ, self.stream.total_rows))]
         objective = self.spec.objective
-        if objective in ("mlm", "clm"):
+        if objective in ("mlm", "clm") and self.spec.sample_break_mode == "complete":
+            blocks, self.carry = obj.pack_sentences(self._tokenize([r.text_1 for r in rows]), self.spec.max_length, self.ids, self.carry)
+            self.pending += blocks
+        elif objective in ("mlm", "clm"):
             blocks, self.carry = obj.pack_blocks(self._tokenize([r.text_1 for r in rows]), self.spec.max_length, self.ids, self.carry)
             self.pending += blocks
         elif objective == "bart-denoising":
@@ -62,7 +65,7 @@ class ExampleSource:
             direction.source, sides[direction.source], direction.target, sides[direction.target], self.ids, self.spec.max_length
         )
 
-    def take(self, n: int, generator: torch.Generator) -> list[Any]:
+    def _fill(self, n: int, generator: torch.Generator) -> None:
         start_epochs = self.stream.completed_epochs
         while len(self.pending) < n:
             self._read(generator)
@@ -71,8 +74,30 @@ class ExampleSource:
                     f"the pretraining corpus ({self.stream.total_rows} rows) cannot fill one batch of {n} "
                     f"{self.spec.objective} examples of up to {self.spec.max_length} tokens, even read twice over"
                 )
+
+    def take(self, n: int, generator: torch.Generator) -> list[Any]:
+        """The next `n` examples."""
+        self._fill(n, generator)
         taken, self.pending = self.pending[:n], self.pending[n:]
         return taken
+
+    def take_token_batches(self, count: int, max_tokens: int, max_sentences: int, generator: torch.Generator) -> list[list[Any]]:
+        """The next `count` batches, each of consecutive examples holding at most `max_tokens` padded
+        tokens (longest example x examples, as fairseq's --max-tokens counts) and `max_sentences`
+        examples. Unlike fairseq, examples are not sorted by length first: batches keep stream order."""
+        batches = []
+        for _ in range(count):
+            batch: list[Any] = []
+            longest = 0
+            while len(batch) < max_sentences:
+                self._fill(1, generator)
+                width = max(longest, example_length(self.pending[0]))
+                if batch and width * (len(batch) + 1) > max_tokens:
+                    break
+                batch.append(self.pending.pop(0))
+                longest = width
+            batches.append(batch)
+        return batches
 
     def state(self) -> dict:
         return {"stream": self.stream.state(), "carry": self.carry, "pending": self.pending}
@@ -82,16 +107,28 @@ class ExampleSource:
         self.carry, self.pending = state["carry"], state["pending"]
 
 
+def example_length(example: Any) -> int:
+    """Positions an example occupies once collated: a block, a document (plus bos and one eos per
+    sentence), or the longer side of a pair."""
+    if isinstance(example, dict):
+        return max(len(example["input_ids"]), len(example.get("labels", ())))
+    if example and isinstance(example[0], list):
+        return 1 + sum(len(sentence) + 1 for sentence in example)
+    return len(example)
+
+
 def _coin(generator: torch.Generator) -> bool:
     return bool(torch.randint(2, (1,), generator=generator))
 
 
-def collate(objective: str, examples: list[Any], ids: TokenIds, generator: torch.Generator) -> dict[str, torch.Tensor]:
+def collate(
+    objective: str, examples: list[Any], ids: TokenIds, generator: torch.Generator, noise: DenoisingNoise | None = None
+) -> dict[str, torch.Tensor]:
     collators: dict[str, Callable[[], dict[str, torch.Tensor]]] = {
         "mlm": lambda: obj.mlm_batch(examples, ids, generator),
         "clm": lambda: obj.clm_batch(examples, ids),
         "tlm": lambda: obj.tlm_batch(examples, ids),
-        "bart-denoising": lambda: obj.denoising_batch(examples, ids, generator),
+        "bart-denoising": lambda: obj.denoising_batch(examples, ids, generator, noise or obj.BART_PAPER_NOISE),
         "mt-transformer": lambda: obj.mt_batch(examples, ids),
         "mt-bart": lambda: obj.mt_batch(examples, ids),
     }

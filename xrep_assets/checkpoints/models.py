@@ -1,8 +1,10 @@
 """The model side of the six pretraining objectives: each with the study's architecture, as transformers classes.
 
-mlm -> BERT; clm, tlm -> GPT-2; bart-denoising, mt-bart -> BART; mt-transformer -> the Vaswani et al.
-Transformer (MarianMTModel: sinusoidal positions, scaled embeddings, post-LN, ReLU, one embedding matrix shared
-by source, target and output). Models are built fresh (`build_model`) or continued from a local Hugging Face
+mlm -> BERT; clm, tlm -> GPT-2; bart-denoising -> BART (post-norm, embedding LayerNorm: fairseq's bart_base
+with --layernorm-embedding); mt-bart -> the same with pre-norm stacks (train-bart-mt.sh's
+--encoder-normalize-before --decoder-normalize-before), which is transformers' MBart architecture;
+mt-transformer -> the Vaswani et al. Transformer (MarianMTModel: sinusoidal positions, scaled embeddings,
+post-LN, ReLU, one embedding matrix shared by source, target and output). Models are built fresh (`build_model`) or continued from a local Hugging Face
 checkpoint (`load_init_from`); `objective_loss` is the training loss the worker minimises.
 """
 
@@ -28,6 +30,8 @@ from transformers import (
     BertForMaskedLM,
     GPT2Config,
     GPT2LMHeadModel,
+    MBartConfig,
+    MBartForConditionalGeneration,
     MarianConfig,
     MarianMTModel,
     PreTrainedConfig,
@@ -46,6 +50,28 @@ SizeVariant = Literal["study", "matched"]
 
 class ModelError(XrepError):
     """A model cannot be built, loaded or trained as asked."""
+
+
+@dataclass(frozen=True)
+class Dropouts:
+    """The recipe's dropout rates; None keeps the architecture's own default."""
+
+    dropout: float | None = None  # residual, embedding (and BERT's hidden) dropout
+    attention: float | None = None  # on the attention weights
+    activation: float | None = None  # inside the feed-forward block (two-stack models only)
+
+    def config_fields(self, model_type: str) -> dict[str, float]:
+        """The values under the names `model_type`'s transformers config uses."""
+        names = {
+            "bert": {"dropout": ("hidden_dropout_prob",), "attention": ("attention_probs_dropout_prob",), "activation": ()},
+            "xlm-roberta": {"dropout": ("hidden_dropout_prob",), "attention": ("attention_probs_dropout_prob",), "activation": ()},
+            "gpt2": {"dropout": ("resid_pdrop", "embd_pdrop"), "attention": ("attn_pdrop",), "activation": ()},
+        }.get(model_type, {"dropout": ("dropout",), "attention": ("attention_dropout",), "activation": ("activation_dropout",)})
+        fields: dict[str, float] = {}
+        for rate, value in (("dropout", self.dropout), ("attention", self.attention), ("activation", self.activation)):
+            if value is not None:
+                fields.update({name: value for name in names[rate]})
+        return fields
 
 
 # --------------------------------------------------------------------------------------------------
@@ -105,6 +131,13 @@ def bart_config(ids: TokenIds, size: ModelSize) -> BartConfig:
     return BartConfig(**_seq2seq_fields(ids, size))
 
 
+def prenorm_bart_config(ids: TokenIds, size: ModelSize) -> MBartConfig:
+    # MBart is BART with pre-norm layers, a final LayerNorm per stack and the embedding LayerNorm:
+    # fairseq's bart_base under --encoder/--decoder-normalize-before --layernorm-embedding. Unscaled
+    # embeddings, as bart_base.
+    return MBartConfig(**_seq2seq_fields(ids, size), scale_embedding=False)
+
+
 def transformer_config(ids: TokenIds, size: ModelSize) -> MarianConfig:
     # Marian's defaults are already Vaswani's post-LN stack with sinusoidal positions and one embedding
     # matrix tied to the output; the paper also scales embeddings by sqrt(d) and uses ReLU.
@@ -136,7 +169,9 @@ ARCHITECTURES: dict[str, Architecture] = {
     "mt-transformer": Architecture(
         MarianMTModel, transformer_config, AutoModelForSeq2SeqLM, ("marian", "m2m_100"), True
     ),
-    "mt-bart": Architecture(BartForConditionalGeneration, bart_config, AutoModelForSeq2SeqLM, ("bart", "mbart"), True),
+    "mt-bart": Architecture(
+        MBartForConditionalGeneration, prenorm_bart_config, AutoModelForSeq2SeqLM, ("bart", "mbart"), True
+    ),
 }
 
 # The single-stack model the `matched` variant sizes the two-stack models against.
@@ -153,10 +188,12 @@ def architecture_for(objective: str) -> Architecture:
 # Building and sizing
 
 
-def build_model(objective: str, ids: TokenIds, size: ModelSize) -> PreTrainedModel:
+def build_model(objective: str, ids: TokenIds, size: ModelSize, dropouts: Dropouts = Dropouts()) -> PreTrainedModel:
     """A freshly initialised model for `objective`; under `torch.device("meta")` it costs no memory."""
     architecture = architecture_for(objective)
     config = architecture.make_config(ids, size)
+    for name, value in dropouts.config_fields(config.model_type).items():
+        setattr(config, name, value)
     return architecture.model_class._from_config(config, attn_implementation=ATTENTION)
 
 
@@ -233,7 +270,7 @@ def model_size(
 # Continuing from a checkpoint
 
 
-def load_init_from(objective: str, source: Path, ids: TokenIds) -> PreTrainedModel:
+def load_init_from(objective: str, source: Path, ids: TokenIds, dropouts: Dropouts = Dropouts()) -> PreTrainedModel:
     """Loads a local Hugging Face checkpoint directory to continue pretraining it with `objective`."""
     architecture = architecture_for(objective)
     source = Path(source)
@@ -247,7 +284,10 @@ def load_init_from(objective: str, source: Path, ids: TokenIds) -> PreTrainedMod
             f"{source}: a {config.model_type!r} checkpoint cannot continue {objective!r}; "
             f"accepted model types: {', '.join(architecture.model_types)}"
         )
-    model = architecture.auto_class.from_pretrained(source, trust_remote_code=False, attn_implementation=ATTENTION)
+    # The recipe's dropouts replace the checkpoint's, as fairseq's --dropout does on a restored model.
+    model = architecture.auto_class.from_pretrained(
+        source, trust_remote_code=False, attn_implementation=ATTENTION, **dropouts.config_fields(config.model_type)
+    )
     rows = model.get_input_embeddings().num_embeddings
     # Fewer tokens than rows is fine (mBART's embeddings have extra rows); more would index past the table.
     if ids.size > rows:
@@ -275,7 +315,7 @@ def mlm_encoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
     raise ModelError(f"{type(model).__name__} is not a masked LM this module knows (BERT, RoBERTa, XLM-R)")
 
 
-def sparse_mlm_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+def sparse_mlm_loss(model: nn.Module, batch: dict[str, Tensor], label_smoothing: float = 0.0) -> Tensor:
     """MLM cross-entropy with the vocabulary head applied at the masked positions only.
 
     Equal to the model's own loss, but with a 100k vocabulary the head is more than half of BERT's
@@ -288,10 +328,30 @@ def sparse_mlm_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
     labels = inputs["labels"]
     masked = labels != IGNORE_INDEX
     logits = head(hidden[masked])
-    return F.cross_entropy(logits.float(), labels[masked])
+    return F.cross_entropy(logits.float(), labels[masked], label_smoothing=label_smoothing)
 
 
-def objective_loss(objective: str, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+SEQ2SEQ_OBJECTIVES = ("bart-denoising", "mt-transformer", "mt-bart")
+
+
+def smoothed_loss(model: nn.Module, inputs: dict[str, Tensor], label_smoothing: float, seq2seq: bool) -> Tensor:
+    """Label-smoothed cross-entropy (the study's label_smoothed_cross_entropy), mean over the labelled
+    tokens. PyTorch spreads the smoothing mass over all V classes, fairseq over the V - 1 wrong ones: a
+    1/V difference in the weight of each wrong class, negligible at the study's 100k vocabulary."""
+    labels = inputs["labels"]
+    if seq2seq:
+        # The decoder input built from the labels, as the model's own loss path builds it.
+        decoder_input_ids = model.prepare_decoder_input_ids_from_labels(labels=labels)
+        logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], decoder_input_ids=decoder_input_ids).logits
+    else:  # a causal LM predicts the next token
+        logits = model(**{k: v for k, v in inputs.items() if k != "labels"}).logits[:, :-1]
+        labels = labels[:, 1:]
+    return F.cross_entropy(
+        logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX, label_smoothing=label_smoothing
+    )
+
+
+def objective_loss(objective: str, model: nn.Module, batch: dict[str, Tensor], label_smoothing: float = 0.0) -> Tensor:
     """The training loss of `objective` on one batch (labels are -100 where there is nothing to predict).
 
     mlm: input_ids, attention_mask, labels. clm and the seq2seq objectives: the same, the model shifts the
@@ -300,6 +360,9 @@ def objective_loss(objective: str, model: nn.Module, batch: dict[str, Tensor]) -
     """
     architecture_for(objective)
     if objective == "mlm":
-        return sparse_mlm_loss(model, batch)
+        return sparse_mlm_loss(model, batch, label_smoothing)
     keys = ("input_ids", "attention_mask", "labels") + (("position_ids",) if objective == "tlm" else ())
-    return model(**require(batch, keys, objective)).loss
+    inputs = require(batch, keys, objective)
+    if label_smoothing > 0:
+        return smoothed_loss(model, inputs, label_smoothing, objective in SEQ2SEQ_OBJECTIVES)
+    return model(**inputs).loss

@@ -13,12 +13,14 @@ here add the bos/eos/language tags each objective needs. Every random choice goe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import torch
 
 from xrep_assets.checkpoints.vocabulary import TokenIds
 from xrep_assets.errors import XrepError
+from xrep_assets.study import DenoisingNoise
 
 IGNORE_INDEX = -100  # what Hugging Face losses skip
 
@@ -74,6 +76,16 @@ def pack_blocks(
     full = len(stream) // content * content
     blocks = [[ids.bos, *stream[start : start + content]] for start in range(0, full, content)]
     return blocks, stream[full:]
+
+
+def pack_sentences(
+    sentences: Iterable[list[int]], length: int, ids: TokenIds, carry: list[list[int]] | None = None
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Packs whole sentences (each followed by eos) into blocks of at most ``length`` tokens, bos
+    first (fairseq's --sample-break-mode complete): no sentence spans two blocks; one longer than a
+    block is cut and stands alone. Returns the blocks and the sentences of the open block."""
+    documents, carry = group_documents(sentences, length - 1, carry)
+    return [[ids.bos, *_join_sentences(document, ids.eos)] for document in documents], carry
 
 
 def _eligible_for_masking(input_ids: torch.Tensor, attention_mask: torch.Tensor, ids: TokenIds) -> torch.Tensor:
@@ -227,10 +239,28 @@ def group_documents(
     return documents, current
 
 
-def permute_sentences(document: list[list[int]], generator: torch.Generator) -> list[list[int]]:
-    """The document's sentences in a uniformly random order."""
-    order = torch.randperm(len(document), generator=generator).tolist()
-    return [document[index] for index in order]
+def permute_sentences(document: list[list[int]], generator: torch.Generator, share: float = 1.0) -> list[list[int]]:
+    """The document with `share` of its sentences (rounded up) shuffled among their own places, as
+    fairseq's --permute-sentences; share 1 is a uniformly random order of all of them."""
+    if share >= 1.0:
+        order = torch.randperm(len(document), generator=generator).tolist()
+        return [document[index] for index in order]
+    count = math.ceil(len(document) * share)
+    if count < 2:
+        return list(document)
+    places = torch.randperm(len(document), generator=generator)[:count]
+    order = torch.arange(len(document))
+    order[places] = places[torch.randperm(count, generator=generator)]
+    return [document[index] for index in order.tolist()]
+
+
+def rotate(tokens: list[int], generator: torch.Generator) -> list[int]:
+    """The tokens between the first and the last rotated to start at a random one (fairseq's rolling
+    noise, BART's document rotation); the first (bos) and last (eos) stay in place."""
+    if len(tokens) < 4:
+        return list(tokens)
+    offset = 1 + int(torch.randint(len(tokens) - 2, (1,), generator=generator))
+    return [tokens[0], *tokens[offset:-1], *tokens[1:offset], tokens[-1]]
 
 
 def _poisson(rate: float, generator: torch.Generator) -> int:
@@ -301,23 +331,30 @@ def _join_sentences(sentences: Sequence[list[int]], eos: int) -> list[int]:
     return [token for sentence in sentences for token in (*sentence, eos)]
 
 
+# Lewis et al. (2020)'s best noise: text infilling of 30 % in Poisson(3) spans, every sentence permuted.
+BART_PAPER_NOISE = DenoisingNoise(mask=0.3, poisson_lambda=3.0, permute_sentences=1.0, rotate=0.0)
+
+
 def denoising_batch(
     documents: Sequence[list[list[int]]],
     ids: TokenIds,
     generator: torch.Generator,
-    mask_ratio: float = 0.3,
-    poisson_lambda: float = 3.0,
+    noise: DenoisingNoise = BART_PAPER_NOISE,
 ) -> dict[str, torch.Tensor]:
-    """BART pretraining pairs: the input is the document with its sentences permuted and spans
-    infilled, the labels the original document, both ``[bos] s1 [eos] s2 [eos] ...``. Infilling's
-    0-length spans can make an input a few tokens longer than its labels."""
+    """BART pretraining pairs: the input is the document noised in fairseq's order (sentences
+    permuted, spans infilled, then the whole rotated with probability ``noise.rotate``), the labels
+    the original document, both ``[bos] s1 [eos] s2 [eos] ...``. Infilling's 0-length spans can make
+    an input a few tokens longer than its labels."""
     _require_rows(documents, "documents")
     inputs, targets = [], []
     for document in documents:
         if not document:
             raise ObjectiveError("a document has no sentences")
-        shuffled = _join_sentences(permute_sentences(document, generator), ids.eos)
-        inputs.append([ids.bos, *infill(shuffled, ids, generator, mask_ratio, poisson_lambda)])
+        shuffled = _join_sentences(permute_sentences(document, generator, noise.permute_sentences), ids.eos)
+        noised = [ids.bos, *infill(shuffled, ids, generator, noise.mask, noise.poisson_lambda)]
+        if noise.rotate > 0 and float(torch.rand((), generator=generator)) < noise.rotate:
+            noised = rotate(noised, generator)
+        inputs.append(noised)
         targets.append([ids.bos, *_join_sentences(document, ids.eos)])
     return {
         "input_ids": _right_pad(inputs, ids.pad),

@@ -22,10 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from transformers import AutoTokenizer, PreTrainedModel, get_scheduler
+from transformers import (
+    AutoTokenizer,
+    PreTrainedModel,
+    get_inverse_sqrt_schedule,
+    get_polynomial_decay_schedule_with_warmup,
+    get_scheduler,
+)
 
 from xrep_assets.checkpoints.batches import ExampleSource, collate
-from xrep_assets.checkpoints.models import build_model, count_parameters, load_init_from, objective_loss
+from xrep_assets.checkpoints.models import Dropouts, build_model, count_parameters, load_init_from, objective_loss
 from xrep_assets.checkpoints.spec import PretrainSpec, SpecError
 from xrep_assets.checkpoints.streams import bitext_stream, monolingual_stream
 from xrep_assets.checkpoints.vocabulary import token_ids
@@ -87,12 +93,12 @@ class Distributed:
 class LossModule(torch.nn.Module):
     """The model with its objective's loss as forward, so DDP sees every forward it must sync."""
 
-    def __init__(self, objective: str, model: PreTrainedModel):
+    def __init__(self, objective: str, model: PreTrainedModel, label_smoothing: float = 0.0):
         super().__init__()
-        self.objective, self.model = objective, model
+        self.objective, self.model, self.label_smoothing = objective, model, label_smoothing
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return objective_loss(self.objective, self.model, batch)
+        return objective_loss(self.objective, self.model, batch, self.label_smoothing)
 
 
 def resolve_device(requested: str, local_rank: int) -> torch.device:
@@ -108,16 +114,39 @@ def micro_batch_generator(seed: int, step: int, micro: int, rank: int) -> torch.
 
 
 def optimizer_for(model: torch.nn.Module, spec: PretrainSpec) -> torch.optim.Optimizer:
-    # No weight decay on biases and LayerNorm weights, as BERT/GPT-2 training does.
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    # fairseq's Adam (the study's --optimizer adam) decouples weight decay and applies it to every
+    # parameter, biases and LayerNorms included: AdamW over a single group.
     return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": spec.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        [p for p in model.parameters() if p.requires_grad],
         lr=spec.learning_rate,
-        betas=(0.9, 0.98),
-        eps=1e-6,
+        betas=spec.adam_betas,
+        eps=spec.adam_eps,
+        weight_decay=spec.weight_decay,
         fused=True,  # one kernel over all tensors: the default per-tensor loop is ~40 % of a CPU step
     )
+
+
+def scheduler_for(optimizer: torch.optim.Optimizer, spec: PretrainSpec) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning-rate schedule, warmed up linearly from 0 over `warmup_steps`.
+
+    polynomial_decay: fairseq's with its defaults (power 1, down to 0 at the last update), i.e. linear
+    decay. inverse_sqrt: fairseq's, lr * sqrt(warmup / step) after the warmup.
+    """
+    if spec.schedule == "polynomial_decay":
+        return get_polynomial_decay_schedule_with_warmup(optimizer, spec.warmup_steps, spec.steps, lr_end=0.0, power=1.0)
+    if spec.schedule == "inverse_sqrt":
+        return get_inverse_sqrt_schedule(optimizer, num_warmup_steps=spec.warmup_steps)
+    return get_scheduler(spec.schedule, optimizer, num_warmup_steps=spec.warmup_steps, num_training_steps=spec.steps)
+
+
+def mixed_precision(device: torch.device, precision: str) -> tuple[object, torch.amp.GradScaler | None]:
+    """The autocast context and, for fp16, the loss scaler; a CPU trains in fp32 whatever the recipe."""
+    if device.type != "cuda" or precision == "fp32":
+        return nullcontext(), None
+    if precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16), None
+    # fp16 (the study's --fp16) needs loss scaling against gradient underflow.
+    return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,6 +209,8 @@ def save_state(work_dir: Path, step: int, training: dict, dist_info: Distributed
 def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSummary:
     """Trains (or resumes) the run `spec` describes and writes the Hugging Face checkpoint to `out_dir`."""
     dist_info = Distributed.from_env()
+    if spec.world_size is not None and spec.world_size != dist_info.world_size:
+        raise SpecError(f"the spec's batches are laid out for {spec.world_size} processes, but {dist_info.world_size} run it")
     device = resolve_device(spec.device, dist_info.local_rank)
     if dist_info.world_size > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -195,10 +226,15 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     torch.manual_seed(spec.seed)
     random.seed(spec.seed)
     np.random.seed(spec.seed)
-    model = load_init_from(spec.objective, Path(spec.init_from), ids) if spec.init_from else build_model(spec.objective, ids, spec.size)
+    dropouts = Dropouts(spec.dropout, spec.attention_dropout, spec.activation_dropout)
+    if spec.init_from:
+        model = load_init_from(spec.objective, Path(spec.init_from), ids, dropouts)
+    else:
+        model = build_model(spec.objective, ids, spec.size, dropouts)
     model.to(device)
     optimizer = optimizer_for(model, spec)
-    scheduler = get_scheduler(spec.schedule, optimizer, num_warmup_steps=spec.warmup_steps, num_training_steps=spec.steps)
+    scheduler = scheduler_for(optimizer, spec)
+    autocast, scaler = mixed_precision(device, spec.precision)
     corpus = Path(spec.corpus)
     stream = bitext_stream(corpus, spec.pairs, spec.seed) if spec.uses_bitext else monolingual_stream(corpus, spec.languages, spec.seed)
     examples = ExampleSource(spec, tokenizer, ids, stream)
@@ -213,18 +249,19 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
         model.load_state_dict(training["model"])
         optimizer.load_state_dict(training["optimizer"])
         scheduler.load_state_dict(training["scheduler"])
+        if scaler is not None and training.get("scaler"):
+            scaler.load_state_dict(training["scaler"])
         examples.restore(training["data"])
         summary.losses, summary.tokens_seen = [tuple(x) for x in training["losses"]], training["tokens_seen"]
         summary.resumed_from = training["step"]
         _set_rng_state(torch.load(start / f"rng-rank{dist_info.rank}.pt", weights_only=False))
         log(f"resuming from {start.name} (step {training['step']} of {spec.steps})")
 
-    wrapped: torch.nn.Module = LossModule(spec.objective, model)
+    wrapped: torch.nn.Module = LossModule(spec.objective, model, spec.label_smoothing)
     if dist_info.world_size > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(
             wrapped, device_ids=[device.index] if device.type == "cuda" else None
         )
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and torch.cuda.is_bf16_supported() else nullcontext()
     log(
         f"{spec.objective}: {summary.parameters:,} parameters on {device} x{dist_info.world_size}, "
         f"{stream.total_rows:,} rows, steps {summary.resumed_from + 1}..{spec.steps}"
@@ -241,17 +278,21 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     for step in range(summary.resumed_from + 1, spec.steps + 1):
         step_loss = torch.zeros((), device=device)
         for micro in range(spec.grad_accum):
-            # Every rank draws the same global batch and keeps its own slice: the data position stays shared.
+            # Every rank draws the same global batch and keeps its own part: the data position stays shared.
             generator = micro_batch_generator(spec.seed, step, micro, 0)
-            taken = examples.take(global_batch, generator)
-            mine = taken[dist_info.rank * per_rank : (dist_info.rank + 1) * per_rank]
-            collated = collate(spec.objective, mine, ids, micro_batch_generator(spec.seed, step, micro, dist_info.rank + 1))
+            if spec.max_tokens is None:
+                taken = examples.take(global_batch, generator)
+                mine = taken[dist_info.rank * per_rank : (dist_info.rank + 1) * per_rank]
+            else:
+                mine = examples.take_token_batches(dist_info.world_size, spec.max_tokens, per_rank, generator)[dist_info.rank]
+            collated = collate(spec.objective, mine, ids, micro_batch_generator(spec.seed, step, micro, dist_info.rank + 1), spec.noise)
             tokens_here += int(collated["attention_mask"].sum())  # counted on the CPU: no wait for the GPU
             batch = {k: v.to(device, non_blocking=True) for k, v in collated.items()}
             sync = micro == spec.grad_accum - 1 or not isinstance(wrapped, torch.nn.parallel.DistributedDataParallel)
             with (nullcontext() if sync else wrapped.no_sync()), autocast:
                 loss = wrapped(batch)
-            (loss / spec.grad_accum).backward()
+            scaled = loss / spec.grad_accum
+            (scaler.scale(scaled) if scaler is not None else scaled).backward()
             step_loss += loss.detach() / spec.grad_accum
         if dist_info.world_size > 1:
             dist.all_reduce(step_loss)
@@ -259,8 +300,15 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
         if not torch.isfinite(step_loss):
             where = f"the last good state is {last_saved}" if last_saved else "no state was saved before it"
             raise TrainingDivergedError(f"{spec.objective}: loss is {step_loss.item()} at step {step}; {where}")
-        torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)
-        optimizer.step()
+        if scaler is not None:
+            scaler.unscale_(optimizer)  # clipping and the optimizer see the true gradients
+        if spec.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.max_grad_norm)
+        if scaler is not None:
+            scaler.step(optimizer)  # skips the update when fp16 gradients overflowed, as fairseq does
+            scaler.update()
+        else:
+            optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -278,6 +326,7 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
             training = {
                 "step": step, "identity": spec.training_identity(), "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "data": examples.state(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
                 "losses": summary.losses, "tokens_seen": summary.tokens_seen + tokens_here * dist_info.world_size,
             }
             last_saved = save_state(work_dir, step, training, dist_info, spec.keep_states)

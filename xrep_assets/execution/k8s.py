@@ -71,6 +71,9 @@ class K8sWorkerLauncher(WorkerLauncher):
             poll_interval=self.poll_interval,
         )
 
+    def worker_processes(self, module: str) -> int:
+        return step_resources(module, self.profile).processes
+
     def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path) -> dg.MaterializeResult:
         settings = self.cluster_settings()
         spec_path = spec_in_volume(spec, settings.artifacts_mount_path)

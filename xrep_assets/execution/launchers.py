@@ -42,11 +42,18 @@ class WorkerLauncher(dg.ConfigurableResource):
     def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path) -> dg.MaterializeResult:
         raise NotImplementedError
 
+    def worker_processes(self, module: str) -> int:
+        """How many processes (DDP ranks) run `module`'s worker: a spec divides its batch by it."""
+        raise NotImplementedError
+
 
 class LocalWorkerLauncher(WorkerLauncher):
     """The worker as a local subprocess (`tiny`; also any single machine). `processes` > 1 uses torchrun."""
 
     processes: int = 1
+
+    def worker_processes(self, module: str) -> int:
+        return self.processes
 
     def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path) -> dg.MaterializeResult:
         client = dg.PipesSubprocessClient(env=WORKER_ENV)
