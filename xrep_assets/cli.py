@@ -9,22 +9,27 @@ import time
 from collections.abc import Sequence
 
 from xrep_assets.paths import default_warehouse_path, ensure_dagster_home
-from xrep_assets.profiles import PROFILE_ENV_VAR, PROFILES, profile_name_from_env
+from xrep_assets.profiles import PROFILE_ENV_VAR, PROFILES
 
 
 def _prepare_environment(profile: str | None) -> None:
     """DAGSTER_HOME defaults to `var/dagster_home` so `dagster dev` shows the runs afterwards."""
     ensure_dagster_home()
     if profile:
+        # Only for the launcher, which sizes worker pods by XREP_PROFILE when the definitions load;
+        # the assets get the profile and its sources from the run config (`run_study`).
         os.environ[PROFILE_ENV_VAR] = profile
 
 
 def cmd_study(args: argparse.Namespace) -> int:
     _prepare_environment(args.profile)
     from xrep_assets.orchestration import run_study  # imports Dagster and the definitions
+    from xrep_assets.resources import default_study_settings
 
     start = time.perf_counter()
-    run_study(profile_name_from_env(), log=lambda msg: print(msg, flush=True))
+    # The sources (XREP_OPUS_MIRROR, XREP_XGLUE_DIR, XREP_XGLUE_DATASET) come from the environment;
+    # --profile replaces only the profile.
+    run_study(default_study_settings(args.profile), log=lambda msg: print(msg, flush=True))
     print(f"\nstudy finished in {time.perf_counter() - start:.0f} s\n", flush=True)
     return cmd_report(args)
 

@@ -50,11 +50,16 @@ def default_resources() -> dict[str, object]:
     }
 
 
-defs = dg.Definitions(
-    assets=[raw_bitext, cleaned_bitext, pretraining_corpus, joint_tokenizer, checkpoint, task_scores, warehouse_scores, corpus_statistics, cross_lingual_comparison],
-    asset_checks=[*CORPUS_CHECKS, no_test_contamination],
-    jobs=[*STUDY_JOBS, warehouse_rebuild_job],
-    sensors=[catalog_checkpoints_sensor, hub_revisions_sensor, hub_rescore_sensor],
-    schedules=[weekly_hub_reevaluation],
-    resources=default_resources(),
-)
+def build_definitions() -> dg.Definitions:
+    """The code location, its resources read from the environment now (tests build one per XREP_HOME)."""
+    return dg.Definitions(
+        assets=[raw_bitext, cleaned_bitext, pretraining_corpus, joint_tokenizer, checkpoint, task_scores, warehouse_scores, corpus_statistics, cross_lingual_comparison],
+        asset_checks=[*CORPUS_CHECKS, no_test_contamination],
+        jobs=[*STUDY_JOBS, warehouse_rebuild_job],
+        sensors=[catalog_checkpoints_sensor, hub_revisions_sensor, hub_rescore_sensor],
+        schedules=[weekly_hub_reevaluation],
+        resources=default_resources(),
+    )
+
+
+defs = build_definitions()

@@ -11,7 +11,7 @@ from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.definitions import allocation_job, checkpoint_job, comparison_job, corpora_job, defs, scores_job, tokenizer_job
 from xrep_assets.evaluation.partitions import score_key
-from xrep_assets.profiles import resolve_profile
+from xrep_assets.resources import StudySettings, study_resource_config
 from xrep_assets.study import CORPORA, TASK_KEYS
 
 
@@ -19,17 +19,29 @@ class StudyRunFailed(RuntimeError):
     pass
 
 
-def run_study(
-    profile_name: str, instance: dg.DagsterInstance | None = None, log: Callable[[str], None] = print
-) -> None:
-    """Materializes corpora -> allocation -> tokenizer -> checkpoints -> scores -> comparison for the profile."""
-    profile = resolve_profile(profile_name)
-    instance = instance or dg.DagsterInstance.get()
-    run_config = {
-        "resources": {"study": {"config": {"profile": profile.name}}},
+def study_run_config(settings: StudySettings) -> dict:
+    """The run config of every stage: the whole `study` resource (profile and sources), so no run
+    falls back to the resource's defaults."""
+    return {
+        "resources": {"study": study_resource_config(settings)},
         # INFO keeps training progress (loss, tokens/s) and drops Dagster's per-event DEBUG lines.
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
     }
+
+
+def run_study(
+    settings: StudySettings,
+    instance: dg.DagsterInstance | None = None,
+    log: Callable[[str], None] = print,
+    definitions: dg.Definitions | None = None,
+) -> None:
+    """Materializes corpora -> allocation -> tokenizer -> checkpoints -> scores -> comparison for the
+    profile and sources of `settings` (`default_study_settings()`), with the jobs of `definitions`
+    (default: the code location's)."""
+    profile = settings.resolved()
+    instance = instance or dg.DagsterInstance.get()
+    definitions = definitions or defs
+    run_config = study_run_config(settings)
 
     existing = set(instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
     new = [key for key in profile.checkpoints if key not in existing]
@@ -39,7 +51,7 @@ def run_study(
     def run(job: dg.UnresolvedAssetJobDefinition, partition_key: str | None = None) -> None:
         label = f"{job.name}[{partition_key}]" if partition_key else job.name
         log(f"-> {label}")
-        result = defs.resolve_job_def(job.name).execute_in_process(
+        result = definitions.resolve_job_def(job.name).execute_in_process(
             run_config=run_config, instance=instance, partition_key=partition_key, raise_on_error=False
         )
         if not result.success:

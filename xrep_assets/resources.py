@@ -91,12 +91,19 @@ class ArtifactStore(dg.ConfigurableResource):
             upload_dir(self.remote, parts, final)
 
 
-def default_study_settings() -> StudySettings:
-    """The profile from `XREP_PROFILE`; `XREP_OPUS_MIRROR`, `XREP_XGLUE_DIR` and `XREP_XGLUE_DATASET`
-    override its sources."""
+def default_study_settings(profile: str | None = None) -> StudySettings:
+    """The profile from `XREP_PROFILE` (or `profile`, e.g. `xrep study --profile`, which changes only
+    the profile); `XREP_OPUS_MIRROR`, `XREP_XGLUE_DIR` and `XREP_XGLUE_DATASET` override its sources."""
     return StudySettings(
-        profile=profile_name_from_env(),
+        profile=profile or profile_name_from_env(),
         opus_mirror=os.environ.get("XREP_OPUS_MIRROR"),
         xglue_dir=os.environ.get("XREP_XGLUE_DIR"),
         xglue_dataset=os.environ.get("XREP_XGLUE_DATASET"),
     )
+
+
+def study_resource_config(settings: StudySettings) -> dict[str, object]:
+    """Every field of `settings` as the `study` resource's run config. Dagster builds a configured
+    resource from the run config alone: a field left out falls back to the class default (None), not
+    to the value the Definitions hold, so a partial config would silently drop the sources."""
+    return {"config": settings.model_dump()}

@@ -26,6 +26,7 @@ from xrep_assets.corpora.store import (
 )
 from xrep_assets.errors import CorpusFormatError
 from xrep_assets.evaluation.contamination import evaluation_sentences
+from xrep_assets.evaluation.spec import profile_data_source
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, LanguagePair
@@ -158,8 +159,8 @@ class AllocationConfig(dg.Config):
     validation_rate: float = _ALLOCATION.validation_rate
     min_validation_units: int = _ALLOCATION.min_validation_units
     cap_to_smallest: bool = _ALLOCATION.cap_to_smallest
-    # Drop pretraining rows holding a sentence of any XGLUE test set (the profile's XGLUE folder);
-    # the no_test_contamination check then guards the result.
+    # Drop pretraining rows holding a sentence of any XGLUE test set (the profile's XGLUE source, the
+    # one scoring reads); the no_test_contamination check then guards the result.
     decontaminate: bool = True
 
     def params(self) -> AllocationParams:
@@ -176,9 +177,10 @@ def pretraining_corpus(
     both corpora together) and per-language monolingual training text."""
     profile = study.resolved()
     forbidden = None
-    if config.decontaminate and profile.xglue_dir is not None:
-        forbidden = forbidden_keys(evaluation_sentences(profile.xglue_dir))
-        context.log.info(f"decontaminating against {forbidden.height:,} XGLUE test sentence keys")
+    source = profile_data_source(profile)
+    if config.decontaminate and source is not None:
+        forbidden = forbidden_keys(evaluation_sentences(source.open()))
+        context.log.info(f"decontaminating against {forbidden.height:,} XGLUE test sentence keys of {source.describe()}")
     allocations = [
         allocate(read_cleaned_bitexts(artifacts.path(), corpus, profile.pairs), corpus, config.params(), forbidden)
         for corpus in CORPORA.values()

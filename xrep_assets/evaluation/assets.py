@@ -10,7 +10,7 @@ from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.evaluation.protocols import check_protocol
 from xrep_assets.evaluation.scoring import still_at_chance
-from xrep_assets.evaluation.spec import DataSource, ScoreSpec
+from xrep_assets.evaluation.spec import DataSource, ScoreSpec, profile_data_source
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import SCORE_WORKER
 from xrep_assets.profiles import Profile
@@ -38,10 +38,9 @@ class ScoreConfig(dg.Config):
 
 def task_data_source(profile: Profile) -> DataSource:
     """The configured hub dataset, else the official archive's folder."""
-    if profile.xglue_dataset:
-        return DataSource("hub", profile.xglue_dataset)
-    if profile.xglue_dir is not None:
-        return DataSource("archive", str(profile.xglue_dir))
+    source = profile_data_source(profile)
+    if source is not None:
+        return source
     raise XrepError("no XGLUE data: set XREP_XGLUE_DIR (the unpacked archive) or XREP_XGLUE_DATASET (a hub dataset)")
 
 

@@ -6,6 +6,7 @@ import polars as pl
 from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.corpora.store import monolingual_texts
 from xrep_assets.evaluation.contamination import contaminated_sentences, evaluation_sentences
+from xrep_assets.evaluation.spec import profile_data_source
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 
@@ -14,18 +15,19 @@ from xrep_assets.resources import ArtifactStore, StudySettings
 def no_test_contamination(study: StudySettings, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     """No sentence of any evaluation task's test set occurs in the pretraining text (same language,
     compared after normalisation)."""
-    profile = study.resolved()
-    if profile.xglue_dir is None:
-        return dg.AssetCheckResult(passed=False, metadata={"reason": "no XGLUE folder configured to check against"})
+    source = profile_data_source(study.resolved())
+    if source is None:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": "no XGLUE source configured to check against"})
     texts = monolingual_texts(artifacts.path())
     pretraining = pl.DataFrame(
         [(lang, text) for lang, sentences in texts.items() for text in sentences], schema=["lang", "text"], orient="row"
     )
-    tests = evaluation_sentences(profile.xglue_dir)
+    tests = evaluation_sentences(source.open())
     hits = contaminated_sentences(pretraining, tests)
     return dg.AssetCheckResult(
         passed=hits.height == 0,
         metadata={
+            "source": source.describe(),
             "test_sentences": tests.height,
             "contaminated": hits.height,
             "examples": dg.MetadataValue.md(markdown_table(hits.head(10)) if hits.height else "none"),

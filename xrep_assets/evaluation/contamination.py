@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from xrep_assets.corpora.cleaning import dedup_key
-from xrep_assets.evaluation.loaders import SentenceExamples, load_task_split, task_file
+from xrep_assets.evaluation.loaders import ArchiveSource, SentenceExamples, TaskSource
 from xrep_assets.study import TASKS
 
 EVALUATION_SCHEMA = {"task": pl.String(), "lang": pl.String(), "text": pl.String()}
@@ -26,14 +26,16 @@ def task_texts(examples) -> list[str]:
     return [" ".join(tokens) for tokens in examples.tokens]
 
 
-def evaluation_sentences(xglue_dir: Path, splits: Iterable[str] = ("test",)) -> pl.DataFrame:
-    """Every text of every task's `splits` present under `xglue_dir`, with its task and language."""
+def evaluation_sentences(source: TaskSource | Path, splits: Iterable[str] = ("test",)) -> pl.DataFrame:
+    """Every text of every task's `splits` the source has (an archive folder given as a path, or a
+    hub dataset), with its task and language."""
+    source = ArchiveSource(source) if isinstance(source, Path) else source
     frames = []
     for task in TASKS.values():
         for lang in task.languages:
             for split in splits:
-                if task_file(xglue_dir, task.key, lang, split).exists():
-                    texts = task_texts(load_task_split(xglue_dir, task.key, lang, split))
+                if source.has(task.key, lang, split):
+                    texts = task_texts(source.load(task.key, lang, split))
                     frames.append(pl.DataFrame({"task": task.key, "lang": lang, "text": texts}, schema=EVALUATION_SCHEMA))
     return pl.concat(frames) if frames else pl.DataFrame(schema=EVALUATION_SCHEMA)
 

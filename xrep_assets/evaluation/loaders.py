@@ -24,7 +24,7 @@ separators, which must stay inside their field.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -557,14 +557,24 @@ class HubSource:
     revision: str | None = None
     streaming: bool = False
     preloaded: Mapping[str, Any] | None = None
+    _split_names: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def has(self, task_key: str, lang: str, split: Split) -> bool:
         config, hub_split = hub_split_name(task_key, lang, split)
         if self.preloaded is not None and config in self.preloaded:
             return hub_split in self.preloaded[config]
-        import datasets
+        return hub_split in self._splits(config)
 
-        return hub_split in datasets.get_dataset_split_names(self.dataset_name, config, revision=self.revision)
+    def _splits(self, config: str) -> frozenset[str]:
+        """The config's split names, none where the dataset lacks the config (a copy of some tasks);
+        asked once per config, since decontamination asks about every task language."""
+        if config not in self._split_names:
+            import datasets
+
+            configs = datasets.get_dataset_config_names(self.dataset_name, revision=self.revision)
+            names = datasets.get_dataset_split_names(self.dataset_name, config, revision=self.revision) if config in configs else []
+            self._split_names[config] = frozenset(names)
+        return self._split_names[config]
 
     def load(self, task_key: str, lang: str, split: Split) -> SentenceExamples | TaggedSentences:
         preloaded = (self.preloaded or {}).get(HUB_CONFIGS[task_key])

@@ -13,6 +13,7 @@ from xrep_assets.errors import XrepError
 from xrep_assets.execution.specfiles import read_spec_fields, write_spec
 from xrep_assets.evaluation.loaders import ArchiveSource, HubSource, TaskSource
 from xrep_assets.evaluation.protocols import check_protocol
+from xrep_assets.profiles import Profile
 from xrep_assets.study import TASKS
 
 
@@ -41,6 +42,16 @@ class DataSource:
 
     def describe(self) -> str:
         return self.location if self.kind == "archive" else f"hub dataset {self.location}"
+
+
+def profile_data_source(profile: Profile) -> DataSource | None:
+    """The profile's XGLUE source: its hub dataset when set, else its archive folder, else none.
+    Scoring and decontamination both ask here, so they read the same test sets."""
+    if profile.xglue_dataset:
+        return DataSource("hub", profile.xglue_dataset)
+    if profile.xglue_dir is not None:
+        return DataSource("archive", str(profile.xglue_dir))
+    return None
 
 
 @dataclass(frozen=True)
