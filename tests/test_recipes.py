@@ -270,3 +270,12 @@ def test_the_paper_plan_sizes_every_trained_model():
     assert parameters["mbart-50+mt"] > 600e6  # mBART-large-50 with its 250k vocabulary
     assert {t.checkpoint for t in plan.training} == set(OBJECTIVES) | {"mbart-50+mt"}
     assert all(ARCHITECTURES[t.objective].two_stack == (t.recipe.batching == "tokens") for t in plan.training)
+
+
+def test_the_readmes_recipe_table_is_the_catalogs():
+    from pathlib import Path
+
+    from xrep_assets.plan import recipe_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert recipe_table() in readme

@@ -18,7 +18,7 @@ from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.execution.pods import PRETRAIN_WORKER, step_resources
 from xrep_assets.profiles import ModelSize, Profile, scaled_recipe
-from xrep_assets.study import CONTINUED_PRETRAINING, CORPORA, HUB_CHECKPOINTS, OBJECTIVES, TASK_KEYS, Recipe
+from xrep_assets.study import CONTINUED_PRETRAINING, CORPORA, HUB_CHECKPOINTS, OBJECTIVES, RECIPES, TASK_KEYS, Recipe
 
 # Dense bf16/fp16 peak of one GPU (FLOP/s) and the share of it a run is assumed to reach (k8s/README.md).
 GPU_PEAK_FLOPS = {"A100": 312e12, "H100": 989e12}
@@ -186,6 +186,20 @@ def _recipe_cells(recipe: Recipe) -> dict[str, str]:
             f"mask {noise.mask:g}, rotate {noise.rotate:g}, permute {noise.permute_sentences:g}" if noise else "—"
         ),
     }
+
+
+def recipe_table() -> str:
+    """The study's recipes, one row per objective (README.md holds this table; a test keeps it equal)."""
+    columns = [c for c in _recipe_cells(RECIPES["mlm"]) if c not in ("script",)]
+    lines = ["| objective | script | " + " | ".join(columns) + " | where xrep departs, or the script is silent |"]
+    lines.append("|---|---|" + "---|" * len(columns) + "---|")
+    for objective, recipe in RECIPES.items():
+        cells = _recipe_cells(recipe)
+        lines.append(
+            f"| `{objective}` | {cells['script']} | " + " | ".join(cells[c] for c in columns)
+            + f" | {'; '.join(recipe.notes) or '—'} |"
+        )
+    return "\n".join(lines)
 
 
 def format_plan(plan: StudyPlan) -> str:
