@@ -253,6 +253,7 @@ def train_objective(
     from xrep_assets.checkpoints.batches import collate
     from xrep_assets.checkpoints.models import IGNORE_INDEX, architecture_for, build_model, count_parameters
     from xrep_assets.checkpoints.training import LossModule, micro_batch_generator, optimizer_for, resolve_device
+    from xrep_assets.study import RECIPES
 
     batch_size, mean_example = batch_size_for(args, work, objective, tokenizer, ids, tokens_per_step)
     spec = make_spec(args, work, objective, batch_size, args.device)
@@ -266,7 +267,8 @@ def train_objective(
     optimizer = optimizer_for(model, spec)
     scheduler = get_scheduler("linear", optimizer, num_warmup_steps=spec.warmup_steps, num_training_steps=spec.steps)
     examples = example_source(spec, tokenizer, ids)
-    wrapped = LossModule(spec.objective, model)
+    # The recipe's loss: label-smoothed cross-entropy for the BART-recipe objectives (study.RECIPES).
+    wrapped = LossModule(spec.objective, model, RECIPES[objective].label_smoothing)
     autocast, scaler = autocast_and_scaler(device, args.precision)
     if device.type == "cuda":
         torch.cuda.synchronize()
