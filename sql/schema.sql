@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     source         VARCHAR NOT NULL,     -- trained (by xrep), continued (a hub LM trained further) or hub
     repo_id        VARCHAR,              -- hub repository (of the initial weights for `continued`)
     revision       VARCHAR,              -- the catalog's hub revision; NULL when xrep trains it
-                                         -- (scores.revision then holds the training run id)
+                                         -- (scores.revision then holds the weights' digest, sha256:…;
+                                         -- runs has the training run, kind 'pretraining')
     base           VARCHAR,              -- the LM `mt_vs_lm` compares it with; NULL for LMs
     base_relation  VARCHAR,              -- 'initialised from' or 'LM counterpart' (trained from scratch)
     position       INTEGER NOT NULL      -- row order within a role, as in the study's table
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS task_languages (
 -- Written one score partition (checkpoint x task) at a time, its rows replaced in one transaction.
 CREATE TABLE IF NOT EXISTS scores (
     checkpoint  VARCHAR NOT NULL,
-    revision    VARCHAR NOT NULL,      -- hub commit, or the run id that trained the checkpoint
+    revision    VARCHAR NOT NULL,      -- hub commit, or sha256:… of a trained checkpoint's files
     task        VARCHAR NOT NULL,
     language    VARCHAR NOT NULL,
     split       VARCHAR NOT NULL,
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS scores (
     protocol    VARCHAR NOT NULL,      -- how it was trained: probe (frozen encoder), finetune, ...
     layer       INTEGER NOT NULL,      -- -1 = last layer
     n_examples  INTEGER NOT NULL,
-    versions    VARCHAR NOT NULL,      -- JSON: library versions that produced the row
+    versions    VARCHAR NOT NULL,      -- JSON: library versions, torch threads and CPU instruction set (or GPU)
     run_id      VARCHAR,               -- the Dagster run that scored it (NULL: loaded from files alone)
     PRIMARY KEY (checkpoint, task, language, split, seed, protocol, layer, metric)
 );

@@ -8,7 +8,7 @@ from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.store import read_record
+from xrep_assets.checkpoints.store import content_revision, read_record
 from xrep_assets.corpora.allocation import AllocationParams, allocate
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
@@ -24,6 +24,7 @@ from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation.store import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
+from xrep_assets.profiles import PROFILES
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
 from xrep_assets.tokenizers.assets import joint_tokenizer
@@ -150,7 +151,11 @@ def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
     meta = metadata(result, "checkpoint")
     assert meta["parameters"] == sum(p.numel() for p in model.parameters()) + _mlm_head_only(directory)
     assert 100_000 < meta["parameters"] < 1_000_000  # "a few hundred thousand parameters"
-    assert read_record(directory).revision == result.run_id
+    # the revision names the weights (a digest of the directory), the record keeps the run that trained them
+    record = read_record(directory)
+    assert record.revision == content_revision(directory) == meta["revision"]
+    assert record.run_id == result.run_id
+    assert meta["threads"] == PROFILES["tiny"].threads
     # Reported by the worker through dagster-pipes, then the asset adds the plot.
     assert meta["steps"] == 30 and meta["resumed_from_step"] == 0 and meta["tokens_per_second"] > 0
     assert meta["loss_curve"].startswith("![loss curve](data:image/png;base64,")

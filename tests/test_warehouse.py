@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
+from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME, checkpoint_partitions
 from xrep_assets.evaluation.partitions import score_key, score_partitions
 from xrep_assets.evaluation.store import SCORE_SCHEMA, score_parts
 from xrep_assets.plots import comparison_heatmap, per_language_bars, png_markdown
@@ -23,7 +23,7 @@ from xrep_assets.warehouse.assets import corpus_statistics, cross_lingual_compar
 from xrep_assets.warehouse.catalog_tables import checkpoint_rows
 from xrep_assets.warehouse.corpus_statistics import side_statistics
 from xrep_assets.warehouse.jobs import warehouse_rebuild_job
-from xrep_assets.warehouse.loading import rebuild_tables
+from xrep_assets.warehouse.loading import partition_load, rebuild_tables, training_run_ids
 from xrep_assets.warehouse.report import report, vs_published_table
 from xrep_assets.warehouse.resources import DuckDBWarehouse, WarehouseError
 
@@ -341,3 +341,30 @@ def test_warehouse_scores_asset_replaces_its_partition_and_the_comparison_shows_
     assert meta["heatmap"].startswith("![comparison heatmap](data:image/png;base64,")
     assert meta["per_language"].startswith("![per-language scores](data:image/png;base64,")
     assert "-35.0" in meta["mt_vs_lm"] and "-25.4" in meta["vs_published"]
+
+
+REVISION_TAG = "xrep/test_revision"
+
+
+@dg.asset(name="checkpoint", partitions_def=checkpoint_partitions)
+def stand_in_checkpoint(context) -> dg.MaterializeResult:
+    """Records the revision its run is tagged with, as the checkpoint asset records its weights' digest."""
+    return dg.MaterializeResult(metadata={"revision": context.run.tags[REVISION_TAG]})
+
+
+def test_the_training_run_is_found_by_the_revision_of_the_weights():
+    """A trained checkpoint's revision is a digest of its files: the run that trained it is the
+    checkpoint materialization that recorded that digest. A run id (score files written before) is
+    looked up as it is; a hub commit has no training run here."""
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mlm"])
+    first, second = (
+        dg.materialize([stand_in_checkpoint], instance=instance, partition_key="mlm", tags={REVISION_TAG: revision})
+        for revision in ("sha256:0000000000000001", "sha256:0000000000000002")
+    )
+    revisions = ["sha256:0000000000000001", "sha256:0000000000000002", "sha256:00000000000000ff", "legacy-run-id"]
+    assert training_run_ids(instance, "mlm", revisions) == [first.run_id, second.run_id, "legacy-run-id"]
+
+    rows = pl.DataFrame([{**score("mlm", "NC", "en", 0.5), "revision": "sha256:0000000000000002"}], schema=SCORE_SCHEMA)
+    _, runs = partition_load(instance, "mlm", "NC", rows)
+    assert runs.select("run_id", "kind", "checkpoint", "job_name").rows() == [(second.run_id, "pretraining", "mlm", "__ephemeral_asset_job__")]

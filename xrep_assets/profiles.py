@@ -70,6 +70,10 @@ class Profile:
     # ~3 steps per epoch, so patience 3 would stop it almost untrained.
     probe_patience: int | None
     device: str
+    # Torch CPU threads of the workers; None keeps torch's default, one per physical core. A float
+    # sum split over a different number of threads rounds differently, so on a CPU the weights and
+    # scores follow the machine's core count unless this is fixed (README: Reproducibility).
+    threads: int | None = None
 
 
 PROFILES: dict[str, Profile] = {
@@ -96,6 +100,9 @@ PROFILES: dict[str, Profile] = {
         chance_reruns=1,
         probe_patience=20,
         device="cpu",
+        # The README's table was measured with 2 threads (a 2-core machine): any machine then
+        # computes the same sums in the same order, whatever its core count.
+        threads=2,
     ),
     "paper": Profile(
         name="paper",
@@ -121,6 +128,7 @@ PROFILES: dict[str, Profile] = {
         chance_reruns=1,
         probe_patience=None,
         device="cuda",
+        threads=None,  # the GPU does the arithmetic; the CPU threads only feed it
     ),
 }
 

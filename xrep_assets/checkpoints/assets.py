@@ -14,8 +14,14 @@ from xrep_assets.checkpoints.models import count_parameters, model_size
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.spec import PretrainSpec, recipe_fields
-from xrep_assets.checkpoints.store import CheckpointRecord, checkpoint_parts, work_parts, write_record
-from xrep_assets.checkpoints.training import TRAINING_LOG
+from xrep_assets.checkpoints.store import (
+    TRAINING_LOG,
+    CheckpointRecord,
+    checkpoint_parts,
+    content_revision,
+    work_parts,
+    write_record,
+)
 from xrep_assets.checkpoints.translation_check import CHECK_SENTENCES, check_directions, checkpoint_output_language
 from xrep_assets.corpora.store import study_corpus_dir
 from xrep_assets.errors import XrepError
@@ -129,6 +135,7 @@ def pretrain_spec(
         init_from=init_dir,
         lang_codes=lang_codes,
         device=profile.device,
+        threads=profile.threads,
         extra={"checkpoint": key},
         **recipe_fields(recipe, processes),
     )
@@ -156,7 +163,8 @@ def _train(
         if not (tmp / "config.json").exists():
             raise XrepError(f"the pretraining worker for {key} ended without writing a checkpoint to {tmp}")
         log = json.loads((tmp / TRAINING_LOG).read_text(encoding="utf-8"))
-        write_record(tmp, CheckpointRecord(key, "trained", context.run_id, OBJECTIVES[objective].family, log["parameters"]))
+        revision = content_revision(tmp)
+        write_record(tmp, CheckpointRecord(key, "trained", revision, OBJECTIVES[objective].family, log["parameters"], context.run_id))
     shutil.rmtree(artifacts.path(*work_parts(key)), ignore_errors=True)  # the states of a finished run
     losses = [tuple(point) for point in log["losses"]]
     directions = []
@@ -171,6 +179,7 @@ def _train(
             "objective": OBJECTIVES[objective].name,
             "architecture": OBJECTIVES[objective].family,
             "init_from": init_from or "random",
+            "revision": revision,  # what score rows name these weights by (warehouse: the training run behind them)
             "model_size": dg.MetadataValue.json(spec.size.__dict__),
             "loss_curve": dg.MetadataValue.md(png_markdown(loss_curve(losses, f"{key}: training loss"), "loss curve")),
             "path": str(artifacts.path(*checkpoint_parts(key))),
@@ -185,7 +194,7 @@ def _fetch(context: dg.AssetExecutionContext, key: str, artifacts: ArtifactStore
         revision = hub.fetch(entry, tmp, revision=context.run.tags.get(HUB_REVISION_TAG))
         config = AutoConfig.from_pretrained(str(tmp), trust_remote_code=False)
         parameters = count_parameters(AutoModel.from_pretrained(str(tmp), trust_remote_code=False))
-        write_record(tmp, CheckpointRecord(key, "hub", revision, entry.family, parameters))
+        write_record(tmp, CheckpointRecord(key, "hub", revision, entry.family, parameters, context.run_id))
     context.log.info(f"{entry.repo_id}@{revision}: {parameters:,} parameters")
     directory = artifacts.path(*checkpoint_parts(key))
     check = output_language_result(directory, entry.lang_codes, check_directions(entry), dg.AssetCheckSeverity.ERROR)

@@ -77,6 +77,8 @@ class PretrainSpec:
         for name in ("steps", "batch_size", "grad_accum", "save_every", "log_every", "keep_states"):
             if getattr(self, name) < 1:
                 raise SpecError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise SpecError(f"threads must be at least 1 (or null for torch's default), got {self.threads}")
         if self.warmup_steps >= self.steps:
             raise SpecError(f"warmup_steps ({self.warmup_steps}) must be below steps ({self.steps})")
         if self.max_tokens is not None and self.max_tokens < self.max_length:

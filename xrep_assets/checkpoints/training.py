@@ -33,12 +33,12 @@ from transformers import (
 from xrep_assets.checkpoints.batches import ExampleSource, collate
 from xrep_assets.checkpoints.models import Dropouts, build_model, count_parameters, load_init_from, objective_loss
 from xrep_assets.checkpoints.spec import PretrainSpec, SpecError
+from xrep_assets.checkpoints.store import TRAINING_LOG
 from xrep_assets.checkpoints.streams import bitext_stream, monolingual_stream
 from xrep_assets.checkpoints.vocabulary import token_ids
 from xrep_assets.errors import XrepError
 
 STATE_PREFIX = "step-"
-TRAINING_LOG = "training_log.json"
 
 
 class TrainingDivergedError(XrepError):
@@ -56,6 +56,7 @@ class TrainingSummary:
     resumed_from: int = 0
     world_size: int = 1
     device: str = "cpu"
+    threads: int = 0  # torch CPU threads per process: the same weights need the same count (README: Reproducibility)
 
     @property
     def final_loss(self) -> float:
@@ -66,6 +67,7 @@ class TrainingSummary:
             "objective": self.objective, "parameters": self.parameters, "steps": self.steps,
             "losses": self.losses, "tokens_seen": self.tokens_seen, "seconds": self.seconds,
             "resumed_from": self.resumed_from, "world_size": self.world_size, "device": self.device,
+            "threads": self.threads,
         }
 
 
@@ -238,7 +240,8 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     corpus = Path(spec.corpus)
     stream = bitext_stream(corpus, spec.pairs, spec.seed) if spec.uses_bitext else monolingual_stream(corpus, spec.languages, spec.seed)
     examples = ExampleSource(spec, tokenizer, ids, stream)
-    summary = TrainingSummary(spec.objective, count_parameters(model), spec.steps, world_size=dist_info.world_size, device=str(device))
+    summary = TrainingSummary(spec.objective, count_parameters(model), spec.steps, world_size=dist_info.world_size,
+                              device=str(device), threads=torch.get_num_threads())
 
     work_dir = Path(spec.work_dir)
     start = latest_state(work_dir)

@@ -71,6 +71,7 @@ def score_spec(
         device=profile.device,
         feature_cache=config.feature_cache,
         run_id=run_id,
+        threads=profile.threads,
     )
 
 

@@ -72,8 +72,16 @@ class PartitionSummary:
     protocols: list[ProtocolSummary]
 
 
-def library_versions() -> str:
-    return json.dumps({lib: version(lib) for lib in ("torch", "transformers", "scikit-learn", "xrep")})
+def library_versions(device: str = "cpu") -> str:
+    """What the numbers were computed with: the libraries, and on a CPU the torch threads and the
+    vector instructions ATen's kernels use (both change how float sums are split and rounded), on a
+    GPU its name. Two score files of the same weights agree byte for byte only where these do."""
+    record: dict[str, object] = {lib: version(lib) for lib in ("torch", "transformers", "scikit-learn", "xrep")}
+    if str(device).startswith("cuda"):
+        record["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    else:
+        record |= {"cpu_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    return json.dumps(record)
 
 
 def resolve_device(device: str) -> str:
@@ -136,6 +144,9 @@ def score_rows(spec: ScoreSpec, label: str, runs: list[SeedRun], versions: str) 
 
 def score_partition(spec: ScoreSpec, log: Callable[[str], None] = print) -> PartitionSummary:
     """Every protocol of `spec` on its checkpoint and task; writes one score file per protocol."""
+    if spec.threads:
+        # Before any torch work: the thread count fixes how sums are split (README: Reproducibility).
+        torch.set_num_threads(spec.threads)
     task = TASKS[spec.task]
     data, missing = load_task_data(spec.source.open(), task, spec.selection, spec.max_train_examples)
     if missing:
@@ -146,13 +157,13 @@ def score_partition(spec: ScoreSpec, log: Callable[[str], None] = print) -> Part
     # Every protocol reads the same subwords (protocols.py), so one encoder serves them all.
     max_length = max(s.max_length for s in settings.values())
     lang_codes = language_codes_for(spec.checkpoint)
-    encoder = Encoder(Path(spec.checkpoint_dir), device=resolve_device(spec.device), max_length=max_length,
-                      lang_codes=lang_codes)
+    device = resolve_device(spec.device)
+    encoder = Encoder(Path(spec.checkpoint_dir), device=device, max_length=max_length, lang_codes=lang_codes)
     identity = {"checkpoint": spec.checkpoint, "revision": spec.revision, "max_length": encoder.max_length,
                 "lang_codes": lang_codes}
     store = ArtifactStore(root=spec.artifacts_root, remote=spec.artifacts_remote)
     features: dict[str, TaskFeatures] = {}  # by pooling: shared by probe and linear
-    versions = library_versions()
+    versions = library_versions(device)
     summaries = []
     for protocol in spec.protocols:
         pooling = spec.pooling or DEFAULT_POOLING[protocol]

@@ -75,6 +75,7 @@ class ScoreSpec:
     device: str = "auto"  # auto: cuda when present
     feature_cache: bool = True
     run_id: str | None = None  # recorded, not interpreted
+    threads: int | None = None  # torch CPU threads; None keeps torch's default (one per physical core)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -87,6 +88,8 @@ class ScoreSpec:
             raise ScoreSpecError("no seed to run")
         if self.chance_reruns < 0:
             raise ScoreSpecError(f"chance_reruns must be 0 or more, got {self.chance_reruns}")
+        if self.threads is not None and self.threads < 1:
+            raise ScoreSpecError(f"threads must be at least 1 (or null for torch's default), got {self.threads}")
 
     def write(self, path: Path) -> Path:
         return write_spec(self, path)

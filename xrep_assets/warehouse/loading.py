@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from xrep_assets.checkpoints.store import REVISION_PREFIX
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation.store import (
     SCORE_SCHEMA,
@@ -22,6 +23,7 @@ from xrep_assets.warehouse.resources import WarehouseError
 
 # By key, not by import: importing the asset would load torch into every warehouse step process.
 TASK_SCORES = dg.AssetKey("task_scores")
+CHECKPOINT = dg.AssetKey("checkpoint")
 # Materializations of a partition searched for the run behind each protocol's file.
 RUNS_SEARCHED = 50
 
@@ -58,6 +60,24 @@ def scoring_run_ids(instance: dg.DagsterInstance, checkpoint: str, task: str, pr
     return {protocol: found.get(protocol, latest) for protocol in protocols}
 
 
+def training_run_ids(instance: dg.DagsterInstance, checkpoint: str, revisions: list[str]) -> list[str]:
+    """The runs that trained the weights `revisions` name: a trained checkpoint's revision is its
+    content digest, found in the metadata of the checkpoint partition's materializations (newest
+    first); score files written before that carry the training run's id itself. A hub commit has no
+    training run here."""
+    wanted = [r for r in revisions if r.startswith(REVISION_PREFIX)]
+    found: dict[str, str] = {}
+    if wanted:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=CHECKPOINT, asset_partitions=[checkpoint]), limit=RUNS_SEARCHED
+        ).records
+        for record in records:
+            metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+            value = metadata.get("revision")
+            found.setdefault(str(getattr(value, "value", value)), record.run_id)
+    return [found[r] for r in wanted if r in found] + [r for r in revisions if not r.startswith(REVISION_PREFIX)]
+
+
 def _run_row(instance: dg.DagsterInstance, run_id: str, kind: str, checkpoint: str, task: str | None, versions: str | None) -> dict | None:
     record = instance.get_run_record_by_id(run_id)
     if record is None:
@@ -72,8 +92,7 @@ def _run_row(instance: dg.DagsterInstance, run_id: str, kind: str, checkpoint: s
 
 def partition_load(instance: dg.DagsterInstance | None, checkpoint: str, task: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The partition's rows tagged with their scoring run (per protocol), and the runs behind them:
-    those scoring runs and, for a checkpoint xrep trained (its revision is a run id of this instance),
-    the training run."""
+    those scoring runs and, for a checkpoint xrep trained, the training run (`training_run_ids`)."""
     protocols = rows["protocol"].unique(maintain_order=True).to_list()
     run_ids = scoring_run_ids(instance, checkpoint, task, protocols) if instance is not None else {}
     scores = rows.with_columns(
@@ -86,8 +105,8 @@ def partition_load(instance: dg.DagsterInstance | None, checkpoint: str, task: s
             versions = sorted(written["versions"].unique().to_list())
             scoring_versions = versions[0] if len(versions) == 1 else (json.dumps(versions) if versions else None)
             runs.append(_run_row(instance, run_id[0], "scoring", checkpoint, task, scoring_versions))
-        for revision in rows["revision"].unique().sort().to_list():
-            runs.append(_run_row(instance, revision, "pretraining", checkpoint, None, None))
+        for run_id in training_run_ids(instance, checkpoint, rows["revision"].drop_nulls().unique().sort().to_list()):
+            runs.append(_run_row(instance, run_id, "pretraining", checkpoint, None, None))
     return scores, pl.DataFrame([r for r in runs if r is not None], schema=RUN_SCHEMA)
 
 

@@ -28,6 +28,7 @@ def summary_metadata(summary: TrainingSummary) -> dict:
         "resumed_from_step": summary.resumed_from,
         "processes": summary.world_size,
         "device": summary.device,
+        "threads": summary.threads,
     }
 
 
