@@ -40,3 +40,31 @@ def _fresh_defs_state_storage():
         _current_storage.reset(token)
     except ValueError:
         _current_storage.set(None)
+
+
+def write_hub_layout_qam(root: Path, extra_english_test: tuple[str, ...] = ()) -> Path:
+    """The fixtures' QAM as a dataset folder laid out like the `xglue` script (its column and label
+    names, its split names, only the `qam` config), which `datasets.load_dataset(folder, "qam")` reads
+    offline; `extra_english_test` questions join the English test split (answer "yes", label True)."""
+    import polars as pl
+
+    from xrep_assets.evaluation.loaders import load_task_split
+    from xrep_assets.fixtures import XGLUE_DIR
+
+    splits = {"train": ("en", "train"), "validation.en": ("en", "dev"), "test.en": ("en", "test"),
+              "test.fr": ("fr", "test")}
+    lines = ["---", "configs:", "- config_name: qam", "  data_files:"]
+    (root / "qam").mkdir(parents=True, exist_ok=True)
+    for name, (lang, split) in splits.items():
+        frame = load_task_split(XGLUE_DIR, "QAM", lang, split).frame.select("text_a", "text_b", "label")
+        if name == "test.en" and extra_english_test:
+            extra = pl.DataFrame({"text_a": list(extra_english_test), "text_b": ["yes"] * len(extra_english_test),
+                                  "label": ["1"] * len(extra_english_test)})
+            frame = pl.concat([frame, extra])
+        pl.DataFrame({
+            "question": frame["text_a"], "answer": frame["text_b"],
+            "label": frame["label"].replace_strict({"0": "False", "1": "True"}),
+        }).write_ndjson(root / "qam" / f"{name}.jsonl")
+        lines += [f"  - split: {name}", f"    path: qam/{name}.jsonl"]
+    (root / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
+    return root

@@ -10,6 +10,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
+from conftest import write_hub_layout_qam
+
 from xrep_assets.checkpoints.encoder import Encoder, EncoderError, token_budget_batches
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.store import CheckpointRecord, write_record
@@ -208,24 +210,6 @@ def test_the_spec_round_trips_and_refuses_bad_fields(tmp_path):
 
 # --------------------------------------------------------------------------------------------------
 # The asset: a hub dataset as the task source; one file per protocol
-
-
-def write_hub_layout_qam(root: Path) -> Path:
-    """The fixtures' QAM as a dataset folder laid out like the `xglue` script (its column and label
-    names, its split names), which `datasets.load_dataset(folder, "qam")` reads offline."""
-    splits = {"train": ("en", "train"), "validation.en": ("en", "dev"), "test.en": ("en", "test"),
-              "test.fr": ("fr", "test")}
-    lines = ["---", "configs:", "- config_name: qam", "  data_files:"]
-    for name, (lang, split) in splits.items():
-        frame = load_task_split(XGLUE_DIR, "QAM", lang, split).frame
-        (root / "qam").mkdir(parents=True, exist_ok=True)
-        pl.DataFrame({
-            "question": frame["text_a"], "answer": frame["text_b"],
-            "label": frame["label"].replace_strict({"0": "False", "1": "True"}),
-        }).write_ndjson(root / "qam" / f"{name}.jsonl")
-        lines += [f"  - split: {name}", f"    path: qam/{name}.jsonl"]
-    (root / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
-    return root
 
 
 @pytest.fixture

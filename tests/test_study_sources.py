@@ -14,12 +14,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from conftest import write_hub_layout_qam
+
 from xrep_assets import cli, orchestration, profiles
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.store import monolingual_texts, study_corpus_dir
 from xrep_assets.definitions import build_definitions
 from xrep_assets.evaluation.assets import task_data_source
-from xrep_assets.evaluation.loaders import load_task_split
 from xrep_assets.evaluation.spec import DataSource
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.orchestration import run_study, study_run_config
@@ -68,22 +69,9 @@ def xglue_copy(root: Path) -> Path:
 
 
 def xglue_dataset_copy(root: Path) -> Path:
-    """The fixtures' QAM as a dataset folder laid out like the `xglue` script (only the `qam` config),
-    which `datasets` reads offline; its English test split has one more row, a fixture corpus line."""
-    splits = {"train": ("en", "train"), "validation.en": ("en", "dev"), "test.en": ("en", "test"), "test.fr": ("fr", "test")}
-    lines = ["---", "configs:", "- config_name: qam", "  data_files:"]
-    (root / "qam").mkdir(parents=True)
-    for name, (lang, split) in splits.items():
-        frame = load_task_split(XGLUE_DIR, "QAM", lang, split).frame.select("text_a", "text_b", "label")
-        if name == "test.en":
-            frame = pl.concat([frame, pl.DataFrame({"text_a": [FIXTURE_SENTENCE], "text_b": ["yes"], "label": ["1"]})])
-        pl.DataFrame({
-            "question": frame["text_a"], "answer": frame["text_b"],
-            "label": frame["label"].replace_strict({"0": "False", "1": "True"}),
-        }).write_ndjson(root / "qam" / f"{name}.jsonl")
-        lines += [f"  - split: {name}", f"    path: qam/{name}.jsonl"]
-    (root / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
-    return root
+    """The fixtures' QAM as a dataset folder laid out like the `xglue` script (only the `qam` config);
+    its English test split has one more row, a fixture corpus line."""
+    return write_hub_layout_qam(root, extra_english_test=(FIXTURE_SENTENCE,))
 
 
 # --------------------------------------------------------------------------------------------------
