@@ -1,17 +1,43 @@
-"""Where xrep keeps its state by default: one git-ignored folder `var/` inside the repository."""
+"""Where xrep finds its SQL and keeps its state.
+
+State (artifacts, the warehouse, the Dagster instance) lives under `$XREP_HOME`, else `var/` in the
+current working directory: from the repository root (`make study`, the README's commands) that is the
+git-ignored `./var/`; an installed package never writes next to itself (site-packages).
+
+The warehouse's SQL is the repository's top-level `sql/`, the one copy in git. pyproject.toml maps it
+into the package as `xrep_assets/sql/`, so a wheel (`pip install .`, a Docker image) ships it; in a
+source checkout (an editable install, or the tree on `sys.path`) it is the `sql/` beside the package.
+"""
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
+from xrep_assets.errors import XrepError
+
+# The source checkout when the package runs from one (editable install, tests); in a wheel install,
+# site-packages: only ever used to find `sql/` in a checkout, never for state.
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SQL_DIR = REPO_ROOT / "sql"
+
+
+def sql_dir() -> Path:
+    """The folder of `schema.sql`, `views.sql`, `published.sql` and `published_ji2024.csv`."""
+    packaged = files("xrep_assets") / "sql"  # a wheel: the mapping in pyproject.toml put it here
+    if packaged.is_dir():
+        return Path(str(packaged))
+    # An editable install's finder does not resolve the mapped folder (it has no __init__.py), and
+    # an install made before the mapping existed does not know it: both are a checkout.
+    checkout = REPO_ROOT / "sql"
+    if (checkout / "schema.sql").is_file():
+        return checkout
+    raise XrepError(f"xrep's SQL is missing: neither {packaged} nor {checkout} exists (a wheel built without the sql/ mapping?)")
 
 
 def xrep_home() -> Path:
-    """Root of artifacts, the warehouse and the Dagster instance (`XREP_HOME`, default `var/`)."""
-    return Path(os.environ.get("XREP_HOME", REPO_ROOT / "var")).resolve()
+    """Root of artifacts, the warehouse and the Dagster instance: `XREP_HOME`, else `./var`."""
+    return Path(os.environ.get("XREP_HOME") or Path.cwd() / "var").resolve()
 
 
 def default_dagster_home() -> Path:
@@ -38,7 +64,7 @@ telemetry:
 
 
 def ensure_dagster_home() -> Path:
-    """Creates `$DAGSTER_HOME` (default `var/dagster_home`) with xrep's instance settings."""
+    """Creates `$DAGSTER_HOME` (default `$XREP_HOME/dagster_home`) with xrep's instance settings."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"

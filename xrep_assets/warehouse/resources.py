@@ -16,10 +16,8 @@ import duckdb
 import polars as pl
 
 from xrep_assets.errors import XrepError
-from xrep_assets.paths import SQL_DIR
+from xrep_assets.paths import sql_dir
 from xrep_assets.warehouse.catalog_tables import catalog_tables
-
-PUBLISHED_CSV = SQL_DIR / "published_ji2024.csv"
 
 
 class WarehouseError(XrepError):
@@ -27,7 +25,7 @@ class WarehouseError(XrepError):
 
 
 def read_sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
+    return (sql_dir() / name).read_text(encoding="utf-8")
 
 
 def schema_hash() -> str:
@@ -104,7 +102,7 @@ class DuckDBWarehouse(dg.ConfigurableResource):
             con.execute("INSERT INTO schema_info VALUES (?)", [schema_hash()])
         for table, rows in catalog_tables().items():
             self._replace_rows(con, table, rows)
-        con.execute(read_sql("published.sql"), [str(PUBLISHED_CSV)])
+        con.execute(read_sql("published.sql"), [str(sql_dir() / "published_ji2024.csv")])
         con.execute(read_sql("views.sql"))
 
     @staticmethod
