@@ -22,13 +22,13 @@ from xrep_assets.corpora.cleaning import (
     clean_bitext,
     clean_bitext_batches,
     classify_code_points,
-    dedup_key,
     dedup_keys,
     identify_languages,
     ideograph_leads,
     terminal_penalty_limit,
     whitespace_counts,
 )
+from xrep_assets.xglue.key import dedup_key
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, bitext_frame, read_moses_zip
 from xrep_assets.study import CORPORA, LanguagePair
 

@@ -1,6 +1,6 @@
 import polars as pl
 
-from xrep_assets.evaluation.contamination import contaminated_sentences, evaluation_sentences
+from xrep_assets.xglue.contamination import contaminated_sentences, evaluation_sentences
 from xrep_assets.fixtures import XGLUE_DIR
 
 

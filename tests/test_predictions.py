@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SHARED_DATA, requires_shared
 from xrep_assets.errors import TaskDataError, XrepError
-from xrep_assets.evaluation.loaders import task_file
+from xrep_assets.xglue.layout import task_file
 from xrep_assets.evaluation.predictions import evaluate_predictions, resolve_task_key
 
 LOG2_3 = math.log2(3)

@@ -16,7 +16,7 @@ from xrep_assets.evaluation.heads import (
     selection_value,
     task_metrics,
 )
-from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences
+from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences
 from xrep_assets.evaluation.probing import SplitFeatures, TaskFeatures, linear_probe_task, probe_task
 from xrep_assets.evaluation.protocols import (
     FINETUNE_SETTINGS,

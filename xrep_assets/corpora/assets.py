@@ -25,8 +25,8 @@ from xrep_assets.corpora.store import (
     study_bitext_name,
 )
 from xrep_assets.errors import CorpusFormatError
-from xrep_assets.evaluation.contamination import evaluation_sentences
-from xrep_assets.evaluation.spec import profile_data_source
+from xrep_assets.xglue.contamination import evaluation_sentences
+from xrep_assets.xglue.sources import profile_data_source
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, LanguagePair

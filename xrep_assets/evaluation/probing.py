@@ -41,7 +41,7 @@ from xrep_assets.evaluation.heads import (
     pool_tokens,
     selection_value,
 )
-from xrep_assets.evaluation.loaders import TaggedSentences
+from xrep_assets.xglue.readers import TaggedSentences
 from xrep_assets.evaluation.protocols import (
     Examples,
     ProtocolResult,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from xrep_assets.errors import XrepError
-from xrep_assets.evaluation.loaders import SentenceExamples, TaggedSentences
+from xrep_assets.xglue.readers import SentenceExamples, TaggedSentences
 from xrep_assets.study import Task
 
 Protocol = Literal["probe", "finetune", "linear"]

@@ -22,7 +22,7 @@ import torch
 from xrep_assets.checkpoints.encoder import Encoder, language_codes_for
 from xrep_assets.evaluation.finetuning import finetune_task
 from xrep_assets.evaluation.heads import LabelSpace, majority_value
-from xrep_assets.evaluation.loaders import TaskSource
+from xrep_assets.xglue.readers import TaskSource
 from xrep_assets.evaluation.probing import TaskFeatures, cached_task_features, linear_probe_task, probe_task
 from xrep_assets.evaluation.protocols import (
     DEFAULT_POOLING,
