@@ -28,9 +28,9 @@ from xrep_assets.corpora.cleaning import (
     terminal_penalty_limit,
     whitespace_counts,
 )
-from xrep_assets.xglue.key import dedup_key
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, bitext_frame, read_moses_zip
 from xrep_assets.study import CORPORA, LanguagePair
+from xrep_assets.xglue.key import dedup_key
 
 DEFAULTS = CleaningParams()
 # The rule-based filters alone: language identification has its own tests.

@@ -10,6 +10,7 @@ import httpx2
 import pytest
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
+from xrep_assets.asset_keys import CHECKPOINT_ASSET, TASK_SCORES_ASSET
 from xrep_assets.checkpoints.hub_watch import (
     HF_MODEL_TYPES,
     HUB_REPO_TAG,
@@ -32,14 +33,9 @@ from xrep_assets.checkpoints.hub_watch import (
 )
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME, checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubApi, HubError, HubSource, HubUnavailableError, hub_token
-from xrep_assets.asset_keys import CHECKPOINT_ASSET, TASK_SCORES_ASSET
-from xrep_assets.checkpoints.sensors import (
-    hub_revisions_sensor,
-    recorded_revision,
-    weekly_hub_reevaluation,
-)
-from xrep_assets.evaluation.automation import HUB_RESCORE_CONDITION
+from xrep_assets.checkpoints.sensors import hub_revisions_sensor, recorded_revision, weekly_hub_reevaluation
 from xrep_assets.evaluation.partitions import score_key, score_partitions
+from xrep_assets.evaluation.sensors import HUB_RESCORE_CONDITION
 from xrep_assets.study import HUB_CHECKPOINTS, HUB_WATCH_RULES, OBJECTIVES, TASK_KEYS, CatalogError
 
 M2M = HUB_CHECKPOINTS["mbart-50-m2m"]

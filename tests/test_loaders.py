@@ -8,6 +8,7 @@ import datasets
 import pytest
 
 from xrep_assets.errors import TaskDataError
+from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
 from xrep_assets.xglue.layout import HUB_CONFIGS, task_file
 from xrep_assets.xglue.readers import (
     ArchiveSource,
@@ -21,7 +22,6 @@ from xrep_assets.xglue.readers import (
     read_task_file,
     task_labels,
 )
-from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="shared sample data (../shared/data) not present")

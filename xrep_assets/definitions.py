@@ -17,9 +17,9 @@ from xrep_assets.corpora.checks import CORPUS_CHECKS
 from xrep_assets.corpora.partitions import corpus_pair_partitions
 from xrep_assets.corpora.resources import OpusSource
 from xrep_assets.evaluation.assets import task_scores
-from xrep_assets.evaluation.automation import hub_rescore_sensor
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_partitions
+from xrep_assets.evaluation.sensors import hub_rescore_sensor
 from xrep_assets.execution.launcher_env import launcher_from_env
 from xrep_assets.paths import default_artifacts_dir, default_warehouse_path
 from xrep_assets.resources import ArtifactStore, default_study_settings

@@ -4,7 +4,7 @@ and with the hub (new commits of registry repos, new models matching the watch r
 A new hub revision is fetched here: `hub_revisions_sensor` (or the weekly `weekly_hub_reevaluation`
 schedule) requests one `checkpoint_job` run for the checkpoint, tagged `xrep/hub_revision=<commit>`;
 the checkpoint asset fetches that commit and records it as `revision`. The scoring that follows is
-the evaluation stage's (`evaluation/automation.py`: the condition on `task_scores` and its sensor).
+the evaluation stage's (`evaluation/sensors.py`: the condition on `task_scores` and its sensor).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _skip(log: logging.Logger, reason: str) -> dg.SkipReason:
 def hub_revisions_sensor(context: dg.SensorEvaluationContext, hub_api: HubApi) -> dg.SensorResult | dg.SkipReason:
     """Polls the hub for new commits of the registry's repos and for new models matching the watch
     rules; adds a checkpoint partition for each new model and requests a fetch of each new revision
-    (scoring follows through evaluation/automation.py's HUB_RESCORE_CONDITION). The cursor is JSON `{repo_id: last commit seen}`.
+    (scoring follows through evaluation/sensors.py's HUB_RESCORE_CONDITION). The cursor is JSON `{repo_id: last commit seen}`.
     When the hub cannot be asked, the tick is skipped with the reason and the cursor is kept."""
     seen = read_cursor(context.cursor)
     try:

@@ -72,10 +72,10 @@ from itertools import groupby
 import polars as pl
 
 from xrep_assets.corpora.cleaning import TEXT_SIDES
-from xrep_assets.xglue.key import dedup_key
 from xrep_assets.corpora.readers import BITEXT_SCHEMA
 from xrep_assets.errors import XrepError
 from xrep_assets.study import Corpus, LanguagePair, corpus_named
+from xrep_assets.xglue.key import dedup_key
 
 UNIT = "unit"
 ALLOCATED_SCHEMA: dict[str, pl.DataType] = {**BITEXT_SCHEMA, UNIT: pl.String()}

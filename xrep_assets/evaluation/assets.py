@@ -6,10 +6,10 @@ import dagster as dg
 from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.store import checkpoint_parts, read_record
 from xrep_assets.errors import XrepError
-from xrep_assets.evaluation.automation import HUB_RESCORE_CONDITION
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.evaluation.protocols import check_protocol
 from xrep_assets.evaluation.scoring import still_at_chance
+from xrep_assets.evaluation.sensors import HUB_RESCORE_CONDITION
 from xrep_assets.evaluation.spec import ScoreSpec
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import SCORE_WORKER
@@ -81,7 +81,7 @@ def score_spec(
     deps=[checkpoint],
     group_name="scores",
     kinds={"pytorch", "scikitlearn", "parquet"},
-    # Re-scores exactly the checkpoint a hub sensor or schedule re-fetched (evaluation/automation.py).
+    # Re-scores exactly the checkpoint a hub sensor or schedule re-fetched (evaluation/sensors.py).
     automation_condition=HUB_RESCORE_CONDITION,
     # A lost pod is retried; the probes' features come back from the cache.
     retry_policy=dg.RetryPolicy(max_retries=2),

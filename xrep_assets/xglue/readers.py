@@ -1,7 +1,9 @@
 """Readers for the XGLUE understanding tasks and the other real task formats (CoNLL-U, CoNLL NER).
 
-Pure functions, no Dagster. Every malformed input raises `TaskDataError(path, line, message)` with
-the 1-based line number and the offending content.
+Pure functions, no Dagster; below the stages, so that corpora (decontamination) and evaluation
+(scoring) read the test sets the same way (where the files lie: `xglue/layout.py`). Every malformed
+input raises `TaskDataError(path, line, message)` with the 1-based line number and the offending
+content.
 
 Two return types:
 

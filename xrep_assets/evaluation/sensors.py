@@ -1,4 +1,5 @@
-"""Automation of the score partitions: a hub checkpoint fetched at a new revision is re-scored.
+"""Automation of the score partitions (the `task_scores` automation condition and its sensor): a hub
+checkpoint fetched at a new revision is re-scored.
 
 How a new hub revision gets scored, in order:
 1. `hub_revisions_sensor` (or the weekly `weekly_hub_reevaluation` schedule, both in
