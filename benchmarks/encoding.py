@@ -147,7 +147,7 @@ def main() -> None:
     from transformers import DataCollatorWithPadding
 
     from xrep_assets.checkpoints.encoder import Encoder
-    from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, SentenceExamples
+    from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples
     from xrep_assets.evaluation.probing import split_features
     from xrep_assets.study import TASKS
 

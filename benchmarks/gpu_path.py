@@ -368,7 +368,7 @@ def encode_model(args, work: Path, objective: str, model, tokenizer, log) -> dic
 
     from xrep_assets.checkpoints.encoder import Encoder, language_codes_for
     from xrep_assets.checkpoints.models import count_parameters
-    from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, SentenceExamples
+    from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples
     from xrep_assets.evaluation.probing import split_features
     from xrep_assets.evaluation.protocols import DEFAULT_POOLING, settings_for
     from xrep_assets.study import TASKS

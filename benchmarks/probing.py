@@ -68,7 +68,7 @@ def xnli_like_data(tokenizer, texts: dict[str, list[str]], args: argparse.Namesp
     """English train and dev, English and French test, random XNLI labels (seeded)."""
     import polars as pl
 
-    from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, XNLI_LABELS, SentenceExamples
+    from xrep_assets.xglue.readers import SENTENCE_COLUMNS, XNLI_LABELS, SentenceExamples
     from xrep_assets.evaluation.protocols import TaskData
     from xrep_assets.study import TASKS
 

@@ -48,7 +48,7 @@ def write_hub_layout_qam(root: Path, extra_english_test: tuple[str, ...] = ()) -
     offline; `extra_english_test` questions join the English test split (answer "yes", label True)."""
     import polars as pl
 
-    from xrep_assets.evaluation.loaders import load_task_split
+    from xrep_assets.xglue.readers import load_task_split
     from xrep_assets.fixtures import XGLUE_DIR
 
     splits = {"train": ("en", "train"), "validation.en": ("en", "dev"), "test.en": ("en", "test"),

@@ -19,7 +19,6 @@ from xrep_assets.corpora.resources import OpusSource
 from xrep_assets.corpora.store import read_cleaned_bitexts, read_study_bitext
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
-from xrep_assets.evaluation.loaders import load_task_split, task_file
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation.store import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
@@ -31,6 +30,8 @@ from xrep_assets.tokenizers.assets import joint_tokenizer
 from xrep_assets.tokenizers.training import LANGUAGE_TAGS, load_tokenizer
 from xrep_assets.warehouse.assets import cross_lingual_comparison, warehouse_scores
 from xrep_assets.warehouse.resources import DuckDBWarehouse
+from xrep_assets.xglue.layout import task_file
+from xrep_assets.xglue.readers import load_task_split
 
 from conftest import SHARED_DATA, requires_shared
 

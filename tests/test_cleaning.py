@@ -22,7 +22,6 @@ from xrep_assets.corpora.cleaning import (
     clean_bitext,
     clean_bitext_batches,
     classify_code_points,
-    dedup_key,
     dedup_keys,
     identify_languages,
     ideograph_leads,
@@ -31,6 +30,7 @@ from xrep_assets.corpora.cleaning import (
 )
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, bitext_frame, read_moses_zip
 from xrep_assets.study import CORPORA, LanguagePair
+from xrep_assets.xglue.key import dedup_key
 
 DEFAULTS = CleaningParams()
 # The rule-based filters alone: language identification has its own tests.

@@ -1,7 +1,7 @@
 import polars as pl
 
-from xrep_assets.evaluation.contamination import contaminated_sentences, evaluation_sentences
 from xrep_assets.fixtures import XGLUE_DIR
+from xrep_assets.xglue.contamination import contaminated_sentences, evaluation_sentences
 
 
 def test_matches_are_per_language_after_normalisation():

@@ -14,7 +14,6 @@ from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.store import CheckpointRecord, write_record
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.finetuning import finetune_task, train_task_model
-from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences, task_file
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation.probing import probe_task, task_features
 from xrep_assets.evaluation.protocols import TaskData, TrainingSettings
@@ -24,6 +23,8 @@ from xrep_assets.fixtures import XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import TASKS
 from xrep_assets.tokenizers.training import load_tokenizer
+from xrep_assets.xglue.layout import task_file
+from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences
 
 QUIET = {"log": lambda message: None}
 ONE_EPOCH = TrainingSettings(learning_rate=1e-3, batch_size=8, max_epochs=1, patience=None, max_length=32, weight_decay=0.0)

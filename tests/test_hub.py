@@ -10,6 +10,7 @@ import httpx2
 import pytest
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
+from xrep_assets.asset_keys import CHECKPOINT_ASSET, TASK_SCORES_ASSET
 from xrep_assets.checkpoints.hub_watch import (
     HF_MODEL_TYPES,
     HUB_REPO_TAG,
@@ -32,14 +33,9 @@ from xrep_assets.checkpoints.hub_watch import (
 )
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME, checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubApi, HubError, HubSource, HubUnavailableError, hub_token
-from xrep_assets.checkpoints.sensors import (
-    CHECKPOINT_ASSET,
-    HUB_RESCORE_CONDITION,
-    hub_revisions_sensor,
-    recorded_revision,
-    weekly_hub_reevaluation,
-)
+from xrep_assets.checkpoints.sensors import hub_revisions_sensor, recorded_revision, weekly_hub_reevaluation
 from xrep_assets.evaluation.partitions import score_key, score_partitions
+from xrep_assets.evaluation.sensors import HUB_RESCORE_CONDITION
 from xrep_assets.study import HUB_CHECKPOINTS, HUB_WATCH_RULES, OBJECTIVES, TASK_KEYS, CatalogError
 
 M2M = HUB_CHECKPOINTS["mbart-50-m2m"]
@@ -502,3 +498,16 @@ def test_the_schedule_runs_mondays_at_four_utc_and_everything_is_registered():
     assert defs.resolve_schedule_def("weekly_hub_reevaluation").job_name == "checkpoint_job"
     assert defs.resolve_sensor_def("hub_revisions_sensor").job_name == "checkpoint_job"
     assert defs.resolve_sensor_def("hub_rescore_sensor") is not None
+
+
+def test_the_shared_asset_keys_are_the_assets_keys():
+    """The rescoring sensor targets `task_scores` and the schedule reads `checkpoint` by key, without
+    importing the assets: the keys must be the real ones, with the condition on the real asset."""
+    from xrep_assets.checkpoints.assets import checkpoint
+    from xrep_assets.definitions import defs
+    from xrep_assets.evaluation.assets import task_scores
+
+    assert (checkpoint.key, task_scores.key) == (CHECKPOINT_ASSET, TASK_SCORES_ASSET)
+    assert task_scores.automation_conditions_by_key[TASK_SCORES_ASSET] == HUB_RESCORE_CONDITION
+    graph = defs.resolve_asset_graph()
+    assert defs.resolve_sensor_def("hub_rescore_sensor").asset_selection.resolve(graph) == {TASK_SCORES_ASSET}

@@ -22,7 +22,7 @@ from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.corpora.partitions import corpus_pair_partitions
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.execution.k8s import K8sWorkerLauncher
-from xrep_assets.execution.launchers import K8S_NAMESPACE_ENV_VAR, LAUNCHER_ENV_VAR, WORKER_IMAGE_ENV_VAR, launcher_from_env
+from xrep_assets.execution.launcher_env import K8S_NAMESPACE_ENV_VAR, LAUNCHER_ENV_VAR, WORKER_IMAGE_ENV_VAR, launcher_from_env
 from xrep_assets.execution.pods import PRETRAIN_WORKER, WORKER_UID, step_resources, worker_pod_command, worker_pod_spec
 from xrep_assets.paths import DAGSTER_YAML, REPO_ROOT, default_artifacts_dir, default_warehouse_path
 from xrep_assets.profiles import PROFILE_ENV_VAR, PROFILES

@@ -8,8 +8,9 @@ import datasets
 import pytest
 
 from xrep_assets.errors import TaskDataError
-from xrep_assets.evaluation.loaders import (
-    HUB_CONFIGS,
+from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
+from xrep_assets.xglue.layout import HUB_CONFIGS, task_file
+from xrep_assets.xglue.readers import (
     ArchiveSource,
     HubSource,
     SentenceExamples,
@@ -19,10 +20,8 @@ from xrep_assets.evaluation.loaders import (
     read_conll_ner,
     read_conllu,
     read_task_file,
-    task_file,
     task_labels,
 )
-from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="shared sample data (../shared/data) not present")

@@ -9,7 +9,8 @@ import kubernetes_validate
 import pytest
 
 from xrep_assets.errors import XrepError
-from xrep_assets.execution.launchers import LauncherError, LocalWorkerLauncher, launcher_from_env
+from xrep_assets.execution.launcher_env import launcher_from_env
+from xrep_assets.execution.launchers import LauncherError, LocalWorkerLauncher
 from xrep_assets.execution.pods import (
     PRETRAIN_WORKER,
     SCORE_WORKER,

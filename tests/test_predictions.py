@@ -9,8 +9,8 @@ import pytest
 
 from conftest import SHARED_DATA, requires_shared
 from xrep_assets.errors import TaskDataError, XrepError
-from xrep_assets.evaluation.loaders import task_file
 from xrep_assets.evaluation.predictions import evaluate_predictions, resolve_task_key
+from xrep_assets.xglue.layout import task_file
 
 LOG2_3 = math.log2(3)
 XGLUE = SHARED_DATA / "xglue" / "xglue_full_dataset"

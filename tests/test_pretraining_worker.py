@@ -22,7 +22,7 @@ from xrep_assets.checkpoints.spec import PretrainSpec, SpecError
 from xrep_assets.checkpoints.streams import CorpusTooSmallError, bitext_stream
 from xrep_assets.checkpoints.training import TRAINING_LOG, TrainingDivergedError, latest_state, state_dirs, train
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
-from xrep_assets.execution.launchers import worker_command
+from xrep_assets.execution.commands import worker_command
 from xrep_assets.fixtures import OPUS_MIRROR
 from xrep_assets.profiles import ModelSize
 from xrep_assets.study import CORPORA, ENGLISH_PAIRS, OBJECTIVES, directions_for

@@ -16,7 +16,6 @@ from xrep_assets.evaluation.heads import (
     selection_value,
     task_metrics,
 )
-from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences
 from xrep_assets.evaluation.probing import SplitFeatures, TaskFeatures, linear_probe_task, probe_task
 from xrep_assets.evaluation.protocols import (
     FINETUNE_SETTINGS,
@@ -28,6 +27,7 @@ from xrep_assets.evaluation.protocols import (
     settings_for,
 )
 from xrep_assets.study import TASK_KEYS, TASKS
+from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences
 
 # A fast head for hand-made features: a large step, the whole training set in one batch.
 FAST = TrainingSettings(learning_rate=0.05, batch_size=128, max_epochs=200, patience=3, max_length=64, weight_decay=0.0)

@@ -37,7 +37,8 @@ from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.assets import ScoreConfig, score_spec
 from xrep_assets.evaluation.spec import ScoreSpecError
 from xrep_assets.evaluation.store import score_parts
-from xrep_assets.execution.launchers import WORKER_ENV, worker_command
+from xrep_assets.execution.commands import worker_command
+from xrep_assets.execution.launchers import WORKER_ENV
 from xrep_assets.execution.pods import PRETRAIN_WORKER, SCORE_WORKER
 from xrep_assets.profiles import PROFILES
 from xrep_assets.resources import ArtifactStore

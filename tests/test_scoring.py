@@ -17,18 +17,19 @@ from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.store import CheckpointRecord, write_record
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.heads import LabelSpace, majority_value
-from xrep_assets.evaluation.loaders import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences, load_task_split
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation.probing import cached_task_features, task_features
 from xrep_assets.evaluation.protocols import ProtocolResult, TaskData
 from xrep_assets.evaluation.scoring import RERUN_SEED_STRIDE, run_seed
-from xrep_assets.evaluation.spec import DataSource, ScoreSpec, ScoreSpecError
+from xrep_assets.evaluation.spec import ScoreSpec, ScoreSpecError
 from xrep_assets.evaluation.store import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import TASKS
 from xrep_assets.tokenizers.training import load_tokenizer
+from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences, load_task_split
+from xrep_assets.xglue.sources import DataSource, DataSourceError
 
 
 def examples(labels, texts=None, groups=None):
@@ -204,7 +205,7 @@ def test_the_spec_round_trips_and_refuses_bad_fields(tmp_path):
         spec(task="GLUE")
     with pytest.raises(Exception, match="unknown protocol 'zero-shot'"):
         spec(protocols=("zero-shot",))
-    with pytest.raises(ScoreSpecError, match="unknown data source kind 'ftp'"):
+    with pytest.raises(DataSourceError, match="unknown data source kind 'ftp'"):
         DataSource("ftp", "x")
 
 

@@ -21,11 +21,11 @@ from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.store import monolingual_texts, study_corpus_dir
 from xrep_assets.definitions import build_definitions
 from xrep_assets.evaluation.assets import task_data_source
-from xrep_assets.evaluation.spec import DataSource
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.orchestration import run_study, study_run_config
 from xrep_assets.resources import StudySettings, default_study_settings
 from xrep_assets.study import CORPORA, LanguagePair
+from xrep_assets.xglue.sources import DataSource
 
 SOURCE_VARS = ("XREP_PROFILE", "XREP_OPUS_MIRROR", "XREP_XGLUE_DIR", "XREP_XGLUE_DATASET")
 # Set where the test runs, they would move the state or the workers elsewhere.

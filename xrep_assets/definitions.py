@@ -9,7 +9,6 @@ from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubApi, HubSource
 from xrep_assets.checkpoints.sensors import (
     catalog_checkpoints_sensor,
-    hub_rescore_sensor,
     hub_revisions_sensor,
     weekly_hub_reevaluation,
 )
@@ -20,7 +19,8 @@ from xrep_assets.corpora.resources import OpusSource
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_partitions
-from xrep_assets.execution.launchers import launcher_from_env
+from xrep_assets.evaluation.sensors import hub_rescore_sensor
+from xrep_assets.execution.launcher_env import launcher_from_env
 from xrep_assets.paths import default_artifacts_dir, default_warehouse_path
 from xrep_assets.resources import ArtifactStore, default_study_settings
 from xrep_assets.tokenizers.assets import joint_tokenizer

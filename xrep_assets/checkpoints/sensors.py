@@ -1,15 +1,10 @@
 """Automation of the checkpoint partitions: kept in step with the catalog and the selected profile,
 and with the hub (new commits of registry repos, new models matching the watch rules).
 
-How a new hub revision gets scored, in order:
-1. `hub_revisions_sensor` (or the weekly `weekly_hub_reevaluation` schedule) requests one
-   `checkpoint_job` run for the checkpoint, tagged `xrep/hub_revision=<commit>`; the checkpoint asset
-   fetches that commit and records it as `revision`.
-2. `task_scores` carries `HUB_RESCORE_CONDITION`: once a checkpoint partition is materialized by a
-   run with that tag, the automation sensor `hub_rescore_sensor` requests exactly that checkpoint's
-   score partitions (one per task). The scores can never run before the fetch: the condition is
-   only true after the new materialization exists.
-Only hub-tagged fetches trigger scoring, so the study's own runs (`xrep study`) are never doubled.
+A new hub revision is fetched here: `hub_revisions_sensor` (or the weekly `weekly_hub_reevaluation`
+schedule) requests one `checkpoint_job` run for the checkpoint, tagged `xrep/hub_revision=<commit>`;
+the checkpoint asset fetches that commit and records it as `revision`. The scoring that follows is
+the evaluation stage's (`evaluation/sensors.py`: the condition on `task_scores` and its sensor).
 """
 
 from __future__ import annotations
@@ -18,6 +13,7 @@ import logging
 
 import dagster as dg
 
+from xrep_assets.asset_keys import CHECKPOINT_ASSET
 from xrep_assets.checkpoints.hub_watch import (
     HUB_REPO_TAG,
     HUB_REVISION_TAG,
@@ -35,31 +31,8 @@ from xrep_assets.checkpoints.resources import HubApi, HubError
 from xrep_assets.resources import StudySettings
 from xrep_assets.study import HUB_CHECKPOINTS, HUB_WATCH_RULES
 
-CHECKPOINT_ASSET = dg.AssetKey("checkpoint")  # the key of checkpoints/assets.py's asset (not imported: torch-heavy)
 CHECKPOINT_JOB = "checkpoint_job"
 HUB_POLL_SECONDS = 3600  # the hub rate-limits anonymous clients; new commits are rare
-
-# On `task_scores`: score a checkpoint partition's tasks after a fetch requested for a new hub revision.
-HUB_RESCORE_CONDITION = (
-    dg.AutomationCondition.any_deps_match(
-        # executed_with_tags: the run that last updated the dep had the tag. (any_new_update_has_run_tags
-        # did not fire inside any_deps_match on Dagster 1.13.27; tests/test_hub.py checks this one does.)
-        dg.AutomationCondition.newly_updated() & dg.AutomationCondition.executed_with_tags(tag_keys={HUB_REVISION_TAG})
-    ).since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("rescore_after_hub_fetch")
-
-# Evaluates HUB_RESCORE_CONDITION; running by default, as it only acts on hub-tagged fetches.
-hub_rescore_sensor = dg.AutomationConditionSensorDefinition(
-    "hub_rescore_sensor",
-    target=dg.AssetSelection.assets("task_scores"),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
-    emit_backfills=False,  # one scores_job-like run per score partition, not a backfill
-    description="Scores a hub checkpoint's tasks once it has been fetched at a new revision.",
-)
-
 
 def missing_checkpoint_partitions(instance: dg.DagsterInstance, wanted: tuple[str, ...]) -> list[str]:
     existing = set(instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
@@ -94,7 +67,7 @@ def _skip(log: logging.Logger, reason: str) -> dg.SkipReason:
 def hub_revisions_sensor(context: dg.SensorEvaluationContext, hub_api: HubApi) -> dg.SensorResult | dg.SkipReason:
     """Polls the hub for new commits of the registry's repos and for new models matching the watch
     rules; adds a checkpoint partition for each new model and requests a fetch of each new revision
-    (scoring follows through HUB_RESCORE_CONDITION). The cursor is JSON `{repo_id: last commit seen}`.
+    (scoring follows through evaluation/sensors.py's HUB_RESCORE_CONDITION). The cursor is JSON `{repo_id: last commit seen}`.
     When the hub cannot be asked, the tick is skipped with the reason and the cursor is kept."""
     seen = read_cursor(context.cursor)
     try:

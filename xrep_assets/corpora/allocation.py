@@ -9,7 +9,7 @@ training frames; ``decontaminate``, ``contaminated_rows``, ``overlap``, ``reused
 **Sentence identity** (``sentence_key``): NFKC, then cleaning's ``dedup_key`` (lowercase; digits,
 punctuation, symbols and whitespace removed), per language. Evaluation sentences become forbidden
 keys with ``forbidden_keys``, which also keeps each text's plain ``dedup_key`` so that whatever
-``evaluation.contamination.contaminated_sentences`` would flag is removed here too.
+``xglue.contamination.contaminated_sentences`` would flag is removed here too.
 
 **Units.** Rows are allocated in units that are never split between pairs or splits
 (``unit_id``):
@@ -71,10 +71,11 @@ from itertools import groupby
 
 import polars as pl
 
-from xrep_assets.corpora.cleaning import TEXT_SIDES, dedup_key
+from xrep_assets.corpora.cleaning import TEXT_SIDES
 from xrep_assets.corpora.readers import BITEXT_SCHEMA
 from xrep_assets.errors import XrepError
 from xrep_assets.study import Corpus, LanguagePair, corpus_named
+from xrep_assets.xglue.key import dedup_key
 
 UNIT = "unit"
 ALLOCATED_SCHEMA: dict[str, pl.DataType] = {**BITEXT_SCHEMA, UNIT: pl.String()}
@@ -453,7 +454,7 @@ def monolingual_text(frames: Mapping[str, pl.DataFrame] | Iterable[pl.DataFrame]
 
 def forbidden_keys(texts: pl.DataFrame) -> pl.DataFrame:
     """``lang``, ``key`` (distinct, sorted) of evaluation sentences given as ``lang``, ``text`` (e.g.
-    ``evaluation.contamination.evaluation_sentences``). Each text gives its ``sentence_key`` and,
+    ``xglue.contamination.evaluation_sentences``). Each text gives its ``sentence_key`` and,
     where NFKC changes it, its plain ``dedup_key`` too: what the evaluation side's
     ``contaminated_sentences`` compares is then removed as well."""
     lang, text = pl.col("lang").cast(pl.String), pl.col("text").cast(pl.String)

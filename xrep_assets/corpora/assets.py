@@ -11,11 +11,11 @@ import polars as pl
 import pyarrow.parquet as pq
 from pydantic import create_model
 
+from xrep_assets.corpora.allocation import AllocationParams, allocate, forbidden_keys, monolingual_text
 from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip, read_tmx
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.allocation import AllocationParams, allocate, forbidden_keys, monolingual_text
 from xrep_assets.corpora.store import (
     STUDY_CORPUS_PARTS,
     clean_bitext_parts,
@@ -25,11 +25,11 @@ from xrep_assets.corpora.store import (
     study_bitext_name,
 )
 from xrep_assets.errors import CorpusFormatError
-from xrep_assets.evaluation.contamination import evaluation_sentences
-from xrep_assets.evaluation.spec import profile_data_source
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, LanguagePair
+from xrep_assets.xglue.contamination import evaluation_sentences
+from xrep_assets.xglue.sources import profile_data_source
 
 WRITE_BATCH_ROWS = 200_000  # rows per parquet row group: memory stays flat on full-size corpora
 

@@ -86,6 +86,7 @@ import pyarrow as pa
 
 from xrep_assets.corpora.readers import BITEXT_SCHEMA
 from xrep_assets.study import LANGUAGES, Language
+from xrep_assets.xglue.key import DEDUP_STRIPPED, dedup_key
 
 # Python's str.isspace() (what str.split() and str.rstrip() use): Unicode White_Space, which is the
 # regex engine's \s, plus the information separators U+001C-001F.
@@ -106,8 +107,6 @@ SCRIPT_LETTERS: dict[str, str] = {
     "Thai": r"\p{sc=Thai}",
 }
 LETTER = r"\p{Alphabetic}"  # the denominator of the script ratio, as OpusFilter's CharacterScoreFilter
-# Stripped for the normalised duplicate key: digits, punctuation, symbols, whitespace.
-DEDUP_STRIPPED = r"[\p{N}\p{P}\p{S}\s]+"
 
 OPUSFILTER_TERMINAL_PUNCTUATION = ".?!…"
 DIFFLIB_AUTOJUNK_LENGTH = 200  # SequenceMatcher junks popular elements of a second sequence this long
@@ -1391,13 +1390,6 @@ def duplicates(texts: list[pl.Series], params: CleaningParams, seen: "SeenKeys")
     repeated = np.ones(key.len(), dtype=bool)
     repeated[at[new]] = False
     return repeated
-
-
-def dedup_key(text: pl.Expr) -> pl.Expr:
-    """Lowercased, without digits, punctuation, symbols and whitespace (so ``Hurry up !`` repeats
-    ``hurry up!``); a text with nothing left keeps its exact text, so ``3 .`` and ``4 .`` differ."""
-    stripped = text.str.to_lowercase().str.replace_all(DEDUP_STRIPPED, "")
-    return pl.when(stripped == "").then(text).otherwise(stripped)
 
 
 def dedup_keys(texts: pl.Series) -> pl.Series:

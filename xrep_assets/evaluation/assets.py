@@ -4,17 +4,18 @@
 import dagster as dg
 
 from xrep_assets.checkpoints.assets import checkpoint
-from xrep_assets.checkpoints.sensors import HUB_RESCORE_CONDITION
 from xrep_assets.checkpoints.store import checkpoint_parts, read_record
 from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.evaluation.protocols import check_protocol
 from xrep_assets.evaluation.scoring import still_at_chance
-from xrep_assets.evaluation.spec import DataSource, ScoreSpec, profile_data_source
+from xrep_assets.evaluation.sensors import HUB_RESCORE_CONDITION
+from xrep_assets.evaluation.spec import ScoreSpec
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import SCORE_WORKER
 from xrep_assets.profiles import Profile
 from xrep_assets.resources import ArtifactStore, StudySettings
+from xrep_assets.xglue.sources import DataSource, profile_data_source
 
 ABOVE_CHANCE_CHECK = "english_dev_above_chance"
 
@@ -80,7 +81,7 @@ def score_spec(
     deps=[checkpoint],
     group_name="scores",
     kinds={"pytorch", "scikitlearn", "parquet"},
-    # Re-scores exactly the checkpoint a hub sensor or schedule re-fetched (checkpoints/sensors.py).
+    # Re-scores exactly the checkpoint a hub sensor or schedule re-fetched (evaluation/sensors.py).
     automation_condition=HUB_RESCORE_CONDITION,
     # A lost pod is retried; the probes' features come back from the cache.
     retry_policy=dg.RetryPolicy(max_retries=2),

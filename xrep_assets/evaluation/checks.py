@@ -5,10 +5,10 @@ import polars as pl
 
 from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.corpora.store import monolingual_texts
-from xrep_assets.evaluation.contamination import contaminated_sentences, evaluation_sentences
-from xrep_assets.evaluation.spec import profile_data_source
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
+from xrep_assets.xglue.contamination import contaminated_sentences, evaluation_sentences
+from xrep_assets.xglue.sources import profile_data_source
 
 
 @dg.asset_check(asset=pretraining_corpus, blocking=True)

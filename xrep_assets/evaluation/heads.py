@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from xrep_assets.checkpoints.encoder import pool_hidden_states
-from xrep_assets.evaluation.loaders import SentenceExamples, TaggedSentences, task_labels
 from xrep_assets.evaluation.metrics import score_task_metrics
 from xrep_assets.evaluation.protocols import Examples, LanguageScore, ProtocolError, Selection
 from xrep_assets.study import SOURCE_LANGUAGE, Task
+from xrep_assets.xglue.readers import SentenceExamples, TaggedSentences, task_labels
 
 
 class MLPHead(nn.Module):

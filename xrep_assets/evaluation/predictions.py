@@ -24,16 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from xrep_assets.errors import TaskDataError, XrepError
-from xrep_assets.evaluation.loaders import (
-    Split,
-    TaggedSentences,
-    numbered_lines,
-    read_task_file,
-    task_file,
-    task_labels,
-)
 from xrep_assets.evaluation.metrics import score_task_metrics
 from xrep_assets.study import TASKS
+from xrep_assets.xglue.layout import Split, task_file
+from xrep_assets.xglue.readers import TaggedSentences, numbered_lines, read_task_file, task_labels
 
 PREDICTION_SUFFIX = ".prediction"  # the evaluator's `<TASK>/<lang>.prediction`
 _SHOWN_CHARS = 80

@@ -41,7 +41,6 @@ from xrep_assets.evaluation.heads import (
     pool_tokens,
     selection_value,
 )
-from xrep_assets.evaluation.loaders import TaggedSentences
 from xrep_assets.evaluation.protocols import (
     Examples,
     ProtocolResult,
@@ -50,6 +49,7 @@ from xrep_assets.evaluation.protocols import (
     TrainingSettings,
 )
 from xrep_assets.study import SOURCE_LANGUAGE, Task
+from xrep_assets.xglue.readers import TaggedSentences
 
 REGULARISATION_GRID: tuple[float, ...] = (0.01, 0.1, 1.0)
 

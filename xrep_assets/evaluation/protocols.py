@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from xrep_assets.errors import XrepError
-from xrep_assets.evaluation.loaders import SentenceExamples, TaggedSentences
 from xrep_assets.study import Task
+from xrep_assets.xglue.readers import SentenceExamples, TaggedSentences
 
 Protocol = Literal["probe", "finetune", "linear"]
 PROTOCOLS: tuple[str, ...] = ("probe", "finetune", "linear")

@@ -22,7 +22,6 @@ import torch
 from xrep_assets.checkpoints.encoder import Encoder, language_codes_for
 from xrep_assets.evaluation.finetuning import finetune_task
 from xrep_assets.evaluation.heads import LabelSpace, majority_value
-from xrep_assets.evaluation.loaders import TaskSource
 from xrep_assets.evaluation.probing import TaskFeatures, cached_task_features, linear_probe_task, probe_task
 from xrep_assets.evaluation.protocols import (
     DEFAULT_POOLING,
@@ -38,6 +37,7 @@ from xrep_assets.evaluation.store import SCORE_SCHEMA, score_parts
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import SOURCE_LANGUAGE, TASKS, Task
+from xrep_assets.xglue.readers import TaskSource
 
 # A head must beat the majority label by more than this on English dev (one point of the metric).
 CHANCE_MARGIN = 0.01

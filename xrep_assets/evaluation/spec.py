@@ -10,48 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xrep_assets.errors import XrepError
-from xrep_assets.execution.specfiles import read_spec_fields, write_spec
-from xrep_assets.evaluation.loaders import ArchiveSource, HubSource, TaskSource
 from xrep_assets.evaluation.protocols import check_protocol
-from xrep_assets.profiles import Profile
+from xrep_assets.execution.specfiles import read_spec_fields, write_spec
 from xrep_assets.study import TASKS
+from xrep_assets.xglue.sources import DataSource, DataSourceError
 
 
 class ScoreSpecError(XrepError):
     """A scoring spec that cannot run."""
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """Where the task splits come from: the official archive's folder, or a hub dataset (an id or a
-    local folder laid out like the `xglue` script)."""
-
-    kind: str  # archive | hub
-    location: str
-    revision: str | None = None
-    streaming: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("archive", "hub"):
-            raise ScoreSpecError(f"unknown data source kind {self.kind!r}; known: archive, hub")
-
-    def open(self) -> TaskSource:
-        if self.kind == "archive":
-            return ArchiveSource(Path(self.location))
-        return HubSource(self.location, revision=self.revision, streaming=self.streaming)
-
-    def describe(self) -> str:
-        return self.location if self.kind == "archive" else f"hub dataset {self.location}"
-
-
-def profile_data_source(profile: Profile) -> DataSource | None:
-    """The profile's XGLUE source: its hub dataset when set, else its archive folder, else none.
-    Scoring and decontamination both ask here, so they read the same test sets."""
-    if profile.xglue_dataset:
-        return DataSource("hub", profile.xglue_dataset)
-    if profile.xglue_dir is not None:
-        return DataSource("archive", str(profile.xglue_dir))
-    return None
 
 
 @dataclass(frozen=True)
@@ -98,9 +64,17 @@ class ScoreSpec:
     def read(cls, path: Path) -> ScoreSpec:
         raw = read_spec_fields(path, cls, ScoreSpecError, "scoring spec")
         try:
-            raw["source"] = DataSource(**raw["source"])
+            raw["source"] = _data_source(raw["source"])
             for name in ("protocols", "seeds"):
                 raw[name] = tuple(raw[name])
             return cls(**raw)
         except (KeyError, TypeError) as err:
             raise ScoreSpecError(f"{path}: {err}") from err
+
+
+def _data_source(fields: dict) -> DataSource:
+    """The spec's source; an unknown kind is a spec that cannot run."""
+    try:
+        return DataSource(**fields)
+    except DataSourceError as err:
+        raise ScoreSpecError(str(err)) from err

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath, PurePosixPath
 
 from xrep_assets.errors import XrepError
-from xrep_assets.execution.launchers import worker_command
+from xrep_assets.execution.commands import worker_command
 from xrep_assets.profiles import PROFILE_ENV_VAR
 
 PRETRAIN_WORKER = "xrep_assets.workers.pretrain"

@@ -7,7 +7,7 @@ from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import TOKENIZE_WORKER
 from xrep_assets.resources import ArtifactStore, StudySettings
-from xrep_assets.workers.tokenize import TokenizeSpec
+from xrep_assets.tokenizers.spec import TokenizeSpec
 
 
 @dg.asset(deps=[pretraining_corpus], group_name="tokenizers", kinds={"sentencepiece"},

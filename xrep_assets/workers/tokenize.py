@@ -11,39 +11,18 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, DagsterPipesError, open_dagster_pipes
 
 from xrep_assets.corpora.store import monolingual_texts
-from xrep_assets.errors import XrepError
-from xrep_assets.execution.specfiles import read_spec_fields, write_spec
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
+from xrep_assets.tokenizers.spec import TokenizeSpec
 from xrep_assets.tokenizers.training import TOKENIZER_PARTS, fertility, train_joint_tokenizer
 
 FERTILITY_SAMPLE = 2000  # lines per language the fertility is measured on
-
-
-@dataclass(frozen=True)
-class TokenizeSpec:
-    artifacts_root: str  # reads the pretraining corpus there, writes `tokenizer/`
-    vocab_size: int
-    sample_alpha: float
-    artifacts_remote: str | None = None
-
-    def write(self, path: Path) -> Path:
-        return write_spec(self, path)
-
-    @classmethod
-    def read(cls, path: Path) -> TokenizeSpec:
-        raw = read_spec_fields(path, cls, XrepError, "tokenizer spec")
-        try:
-            return cls(**raw)
-        except TypeError as err:
-            raise XrepError(f"{path}: {err}") from err
 
 
 def train_tokenizer(spec: TokenizeSpec, log) -> dict[str, object]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import polars as pl
 
-from xrep_assets.corpora.cleaning import dedup_key
-from xrep_assets.evaluation.loaders import ArchiveSource, SentenceExamples, TaskSource
 from xrep_assets.study import TASKS
+from xrep_assets.xglue.key import dedup_key
+from xrep_assets.xglue.readers import ArchiveSource, SentenceExamples, TaskSource
 
 EVALUATION_SCHEMA = {"task": pl.String(), "lang": pl.String(), "text": pl.String()}
 

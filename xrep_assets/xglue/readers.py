@@ -1,7 +1,9 @@
 """Readers for the XGLUE understanding tasks and the other real task formats (CoNLL-U, CoNLL NER).
 
-Pure functions, no Dagster. Every malformed input raises `TaskDataError(path, line, message)` with
-the 1-based line number and the offending content.
+Pure functions, no Dagster; below the stages, so that corpora (decontamination) and evaluation
+(scoring) read the test sets the same way (where the files lie: `xglue/layout.py`). Every malformed
+input raises `TaskDataError(path, line, message)` with the 1-based line number and the offending
+content.
 
 Two return types:
 
@@ -26,14 +28,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import polars as pl
 
 from xrep_assets.errors import TaskDataError
-from xrep_assets.study import SOURCE_LANGUAGE, TASKS
-
-Split = Literal["train", "dev", "test"]
+from xrep_assets.xglue.layout import HUB_CONFIGS, Split, hub_split_name, task_file
 
 SENTENCE_COLUMNS: dict[str, pl.DataType] = {
     "text_a": pl.String(),
@@ -108,40 +108,6 @@ class TaggedSentences:
     @property
     def num_tokens(self) -> int:
         return sum(len(words) for words in self.tokens)
-
-
-# --------------------------------------------------------------------------------------------------
-# File layout of the official archive
-
-
-def task_file(data_dir: Path, task_key: str, lang: str, split: Split) -> Path:
-    """Where `xglue_full_dataset/` (= `data_dir`) keeps one task's split for one language.
-
-    XGLUE ships training data in English only, so `split="train"` requires `lang="en"`.
-    """
-    _check_split(task_key, lang, split)
-    task = TASKS[task_key]
-    return Path(data_dir) / task.data_dir / _file_name(task.data_dir, lang, split)
-
-
-def _check_split(task_key: str, lang: str, split: str) -> None:
-    task = TASKS[task_key]
-    if split not in ("train", "dev", "test"):
-        raise ValueError(f"unknown split {split!r}")
-    if lang not in task.languages:
-        raise ValueError(f"{task_key} has no language {lang!r}; it has {', '.join(task.languages)}")
-    if split == "train" and lang != SOURCE_LANGUAGE:
-        raise ValueError(f"XGLUE has {task_key} training data only in {SOURCE_LANGUAGE!r}, not {lang!r}")
-
-
-def _file_name(task_dir: str, lang: str, split: Split) -> str:
-    if task_dir in ("NER", "POS"):
-        return f"{lang}.{split}"
-    if task_dir == "XNLI":
-        return "multinli.train.en.tsv" if split == "train" else f"{lang}.{split}"
-    if task_dir == "PAWSX":
-        return f"{lang}/train.tsv" if split == "train" else f"{lang}/{split}_2k.tsv"
-    return f"xglue.{task_dir.lower()}.{lang}.{split}"  # NC, QADSM, WPR, QAM
 
 
 # --------------------------------------------------------------------------------------------------
@@ -361,13 +327,6 @@ def read_conll_ner(path: Path) -> TaggedSentences:
 # --------------------------------------------------------------------------------------------------
 # Hugging Face datasets with the configs, columns and splits of the `xglue` dataset script
 
-# Our task key -> the script's config name. Its splits are `train` (English), `validation.<lang>`
-# and `test.<lang>`.
-HUB_CONFIGS: dict[str, str] = {
-    "NC": "nc", "XNLI": "xnli", "PAWS-X": "paws-x", "QAM": "qam", "QADSM": "qadsm", "WPR": "wpr",
-    "NER": "ner", "POS": "pos",
-}
-
 
 @dataclass(frozen=True)
 class _HubColumns:
@@ -394,12 +353,6 @@ _HUB_COLUMNS: dict[str, _HubColumns] = {
 }
 _HUB_TAG_COLUMNS: dict[str, tuple[str, str]] = {"NER": ("words", "ner"), "POS": ("words", "pos")}
 _HUB_BATCH = 1000  # rows converted at a time, so that a streamed split is never held whole
-
-
-def hub_split_name(task_key: str, lang: str, split: Split) -> tuple[str, str]:
-    """(config, split) of one task split in a dataset laid out like the `xglue` script."""
-    _check_split(task_key, lang, split)
-    return HUB_CONFIGS[task_key], {"train": "train", "dev": f"validation.{lang}", "test": f"test.{lang}"}[split]
 
 
 def load_task_split_from_hub(
