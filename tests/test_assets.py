@@ -156,6 +156,8 @@ def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
     record = read_record(directory)
     assert record.revision == content_revision(directory) == meta["revision"]
     assert record.run_id == result.run_id
+    # what scoring reads instead of the catalog: our vocabulary's codes, no marker for a monolingual objective
+    assert (record.family, record.lang_codes, record.source_marker) == ("bert", "iso", False)
     assert meta["threads"] == PROFILES["tiny"].threads
     # Reported by the worker through dagster-pipes, then the asset adds the plot.
     assert meta["steps"] == 30 and meta["resumed_from_step"] == 0 and meta["tokens_per_second"] > 0
@@ -193,6 +195,12 @@ def test_continued_pretraining_trains_a_hub_checkpoint_further_on_mt(trained_stu
     continued = AutoModelForSeq2SeqLM.from_pretrained(str(root / "artifacts" / "checkpoints" / "mbart-50+mt"))
     assert continued.config.model_type == "mbart"
     assert count_parameters(continued) == count_parameters(hub_model)
+    # The continued model keeps the hub model's tokenizer, so its codes (mBART's), recorded by both.
+    hub_record = read_record(root / "artifacts" / "checkpoints" / "mbart-50")
+    record = read_record(root / "artifacts" / "checkpoints" / "mbart-50+mt")
+    assert (hub_record.source, hub_record.lang_codes, hub_record.source_marker) == ("hub", "mbart", True)
+    assert (record.source, record.family, record.lang_codes, record.source_marker) == ("trained", "mbart", "mbart", True)
+    assert record.revision.startswith("sha256:")
 
 
 def _mlm_head_only(directory) -> int:
@@ -261,7 +269,8 @@ def test_hub_checkpoint_shares_the_partitions_and_gets_scored(trained_study):
     meta = metadata(fetched, "checkpoint")
     assert meta["repo_id"] == "google-bert/bert-base-multilingual-cased"
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
-    assert read_record(root / "artifacts" / "checkpoints" / "mbert").source == "hub"
+    record = read_record(root / "artifacts" / "checkpoints" / "mbert")
+    assert (record.source, record.family, record.lang_codes, record.source_marker) == ("hub", "bert", "iso", False)
 
     dg.materialize([task_scores], resources=resources, partition_key=score_key("mbert", "QAM"), instance=instance,
                    run_config=PROBE_ONLY)

@@ -9,16 +9,19 @@ from pathlib import Path
 import dagster as dg
 from transformers import AutoConfig, AutoModel
 
+from xrep_assets.checkpoints.encoder import source_marker
 from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG, hub_checkpoint, is_discovered_key
 from xrep_assets.checkpoints.models import count_parameters, model_size
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.spec import PretrainSpec, recipe_fields
 from xrep_assets.checkpoints.store import (
+    RECORD_FILE,
     TRAINING_LOG,
     CheckpointRecord,
     checkpoint_parts,
     content_revision,
+    read_record,
     work_parts,
     write_record,
 )
@@ -30,7 +33,15 @@ from xrep_assets.execution.pods import PRETRAIN_WORKER
 from xrep_assets.plots import loss_curve, png_markdown
 from xrep_assets.profiles import Profile, scaled_recipe
 from xrep_assets.resources import ArtifactStore, StudySettings
-from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, OBJECTIVES, PRETRAINING_LANGUAGES, directions_for
+from xrep_assets.study import (
+    CONTINUED_PRETRAINING,
+    HUB_CHECKPOINTS,
+    OBJECTIVES,
+    PRETRAINING_LANGUAGES,
+    HubCheckpoint,
+    LanguageCodes,
+    directions_for,
+)
 from xrep_assets.tokenizers.assets import joint_tokenizer
 from xrep_assets.tokenizers.training import TOKENIZER_PARTS
 
@@ -86,13 +97,16 @@ def checkpoint(
     raise XrepError(f"checkpoint {key!r} is neither an objective, a continued pretraining nor a hub checkpoint of the catalog")
 
 
-def resolve_init_from(init_from: str, artifacts: ArtifactStore) -> tuple[Path, str]:
-    """(directory, language-code convention) of a hub key (materialized) or a local directory."""
+def resolve_init_from(init_from: str, artifacts: ArtifactStore) -> tuple[Path, LanguageCodes]:
+    """(directory, language-code convention) of a hub key (materialized) or a local directory. The
+    continued model keeps the hub model's tokenizer, so its convention: the one its record says (the
+    catalog's for a record written before records carried it)."""
     if init_from in HUB_CHECKPOINTS:
         directory = artifacts.path(*checkpoint_parts(init_from))
         if not (directory / "config.json").exists():
             raise XrepError(f"init_from {init_from!r}: materialize the checkpoint partition {init_from!r} first ({directory} is empty)")
-        return directory, HUB_CHECKPOINTS[init_from].lang_codes
+        recorded = read_record(directory).lang_codes if (directory / RECORD_FILE).exists() else None
+        return directory, recorded or HUB_CHECKPOINTS[init_from].lang_codes
     directory = Path(init_from)
     if not (directory / "config.json").exists():
         raise XrepError(f"init_from {init_from!r} is neither a hub checkpoint of the catalog nor a checkpoint directory")
@@ -164,7 +178,7 @@ def _train(
             raise XrepError(f"the pretraining worker for {key} ended without writing a checkpoint to {tmp}")
         log = json.loads((tmp / TRAINING_LOG).read_text(encoding="utf-8"))
         revision = content_revision(tmp)
-        write_record(tmp, CheckpointRecord(key, "trained", revision, OBJECTIVES[objective].family, log["parameters"], context.run_id))
+        write_record(tmp, trained_record(key, objective, spec.lang_codes, revision, log["parameters"], context.run_id))
     shutil.rmtree(artifacts.path(*work_parts(key)), ignore_errors=True)  # the states of a finished run
     losses = [tuple(point) for point in log["losses"]]
     directions = []
@@ -194,7 +208,7 @@ def _fetch(context: dg.AssetExecutionContext, key: str, artifacts: ArtifactStore
         revision = hub.fetch(entry, tmp, revision=context.run.tags.get(HUB_REVISION_TAG))
         config = AutoConfig.from_pretrained(str(tmp), trust_remote_code=False)
         parameters = count_parameters(AutoModel.from_pretrained(str(tmp), trust_remote_code=False))
-        write_record(tmp, CheckpointRecord(key, "hub", revision, entry.family, parameters, context.run_id))
+        write_record(tmp, hub_record(entry, revision, parameters, context.run_id))
     context.log.info(f"{entry.repo_id}@{revision}: {parameters:,} parameters")
     directory = artifacts.path(*checkpoint_parts(key))
     check = output_language_result(directory, entry.lang_codes, check_directions(entry), dg.AssetCheckSeverity.ERROR)
@@ -208,6 +222,25 @@ def _fetch(context: dg.AssetExecutionContext, key: str, artifacts: ArtifactStore
             "parameters": parameters,
             "path": str(directory),
         },
+    )
+
+
+def trained_record(
+    key: str, objective: str, lang_codes: LanguageCodes, revision: str, parameters: int, run_id: str | None
+) -> CheckpointRecord:
+    """The record of a checkpoint trained with `objective` on a vocabulary of convention `lang_codes`
+    (ours "iso"; a continued hub model's own): everything scoring needs, so it never asks the catalog."""
+    return CheckpointRecord(
+        key, "trained", revision, OBJECTIVES[objective].family, parameters, run_id,
+        lang_codes=lang_codes, source_marker=source_marker(lang_codes, objective),
+    )
+
+
+def hub_record(entry: HubCheckpoint, revision: str, parameters: int, run_id: str | None) -> CheckpointRecord:
+    """The record of a fetched hub checkpoint, from its catalog entry or the watch rule that discovered it."""
+    return CheckpointRecord(
+        entry.key, "hub", revision, entry.family, parameters, run_id,
+        lang_codes=entry.lang_codes, source_marker=source_marker(entry.lang_codes, None),
     )
 
 

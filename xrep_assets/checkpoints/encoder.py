@@ -10,7 +10,8 @@ The source language enters the input the way the model saw it in training (`lang
 - "mbart" / "nllb": the tokenizer's `src_lang` is set and the tokenizer places the code itself
   (mBART-50 and NLLB put it first, mBART-cc25 after `</s>`);
 - "iso": our tag, `[<src>] tokens [</s>]`, as our TLM and MT objectives build their sources.
-`language_codes_for` derives the choice for a checkpoint key from the study catalog.
+The checkpoint's record says which (`language_codes_of`); `language_codes_for` derives it from the
+study catalog for records written before they carried it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
 
+from xrep_assets.checkpoints.hub_watch import hub_checkpoint, is_discovered_key
+from xrep_assets.checkpoints.store import read_record
 from xrep_assets.errors import XrepError
 from xrep_assets.study import (
     CONTINUED_PRETRAINING,
@@ -32,7 +35,6 @@ from xrep_assets.study import (
     CatalogError,
     HUB_CHECKPOINTS,
     OBJECTIVES,
-    HubCheckpoint,
     LanguageCodes,
     language_token,
 )
@@ -102,34 +104,53 @@ def checkpoint_model_type(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Which language marker a checkpoint of the catalog reads
+# Which language marker a checkpoint reads: its record, else the catalog
+
+
+def source_marker(lang_codes: LanguageCodes, objective: str | None) -> bool:
+    """Whether a checkpoint's inputs carry the source language: a model with its own codes (mBART,
+    NLLB; a continued one keeps its tokenizer, so its codes), or one trained with a bitext objective
+    of ours (`<src>` before every source segment). The hub's "iso" models (mBERT, XLM-R) and our
+    monolingual objectives never saw a marker. `objective`: the one it was trained with (None: a
+    hub model as fetched)."""
+    return lang_codes != "iso" or (objective is not None and OBJECTIVES[objective].data == "bitext")
+
+
+def input_language_codes(lang_codes: LanguageCodes, objective: str | None) -> LanguageCodes | None:
+    """The encoder's `lang_codes` for a checkpoint of that convention and objective (None: no marker)."""
+    return lang_codes if source_marker(lang_codes, objective) else None
+
+
+def language_codes_of(directory: Path) -> LanguageCodes | None:
+    """The language codes the encoder puts in the inputs of the checkpoint at `directory`, as its
+    record (xrep_checkpoint.json) says. A record written before it carried them falls back to the
+    catalog's answer for its key (`language_codes_for`)."""
+    record = read_record(Path(directory))
+    if record.identity_recorded:
+        return record.input_codes
+    return language_codes_for(record.key)
 
 
 def language_codes_for(checkpoint_key: str) -> LanguageCodes | None:
-    """How the checkpoint `checkpoint_key` of the study catalog was shown its source language.
+    """How the checkpoint `checkpoint_key` of the study catalog (or a hub key the watch rules
+    discover) was shown its source language, derived from the catalog (`source_marker`).
 
-    Our bitext objectives (TLM, both MT models) put `<src>` before every source segment; our
-    monolingual ones never saw a tag. Hub models read their own codes (mBART, NLLB) or none (the hub's
-    "iso" models, mBERT and XLM-R, have no language token). A continued hub model keeps its tokenizer,
-    so it reads its hub codes. (An objective trained with a different `init_from` than the catalog's
-    is not recorded in the key; such a model needs `lang_codes` given by hand.)
+    Scoring asks the checkpoint's record instead (`language_codes_of`); this answers for records
+    that predate it. (An objective trained with a different `init_from` than the catalog's is not
+    recorded in the key; its record says what it reads.)
     """
-    if checkpoint_key in HUB_CHECKPOINTS:
-        return _hub_language_codes(HUB_CHECKPOINTS[checkpoint_key])
     if checkpoint_key in CONTINUED_PRETRAINING:
         entry = CONTINUED_PRETRAINING[checkpoint_key]
-        return _hub_language_codes(HUB_CHECKPOINTS[entry.init_from]) or _objective_language_codes(entry.objective)
+        return input_language_codes(HUB_CHECKPOINTS[entry.init_from].lang_codes, entry.objective)
     if checkpoint_key in OBJECTIVES:
-        return _objective_language_codes(checkpoint_key)
+        return input_language_codes("iso", checkpoint_key)
+    if checkpoint_key in HUB_CHECKPOINTS or is_discovered_key(checkpoint_key):
+        try:
+            entry = hub_checkpoint(checkpoint_key)
+        except CatalogError as err:
+            raise EncoderError(f"checkpoint {checkpoint_key!r}: {err}") from err
+        return input_language_codes(entry.lang_codes, None)
     raise EncoderError(f"checkpoint {checkpoint_key!r} is not in the study catalog")
-
-
-def _hub_language_codes(entry: HubCheckpoint) -> LanguageCodes | None:
-    return None if entry.lang_codes == "iso" else entry.lang_codes
-
-
-def _objective_language_codes(objective: str) -> LanguageCodes | None:
-    return "iso" if OBJECTIVES[objective].data == "bitext" else None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,14 +6,21 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import get_args
 
 from xrep_assets.errors import XrepError
+from xrep_assets.study import LanguageCodes
 
 RECORD_FILE = "xrep_checkpoint.json"
 TRAINING_LOG = "training_log.json"  # the pretraining worker's summary beside the checkpoint
 # Written beside a trained checkpoint but not part of it: the training log holds wall-clock times.
 NOT_HASHED = frozenset({RECORD_FILE, TRAINING_LOG})
 REVISION_PREFIX = "sha256:"
+LANG_CODE_CONVENTIONS: tuple[str, ...] = get_args(LanguageCodes)
+
+
+class CheckpointRecordError(XrepError):
+    """A checkpoint record (xrep_checkpoint.json) that cannot be read."""
 
 
 def checkpoint_parts(key: str) -> tuple[str, ...]:
@@ -36,6 +43,23 @@ class CheckpointRecord:
     family: str
     parameters: int
     run_id: str | None = None  # the Dagster run that trained or fetched it (None in older records)
+    # How the checkpoint names languages (its vocabulary's convention: iso | mbart | nllb) and whether
+    # its inputs carry the source language (our bitext objectives' `<src>`, mBART's and NLLB's codes;
+    # not mBERT, XLM-R or our monolingual objectives). Written here so that scoring needs no catalog
+    # entry for the key (the hub sensor discovers keys the catalog does not know). None in records
+    # written before they were recorded: readers fall back to the catalog (`language_codes_of`).
+    lang_codes: LanguageCodes | None = None
+    source_marker: bool | None = None
+
+    @property
+    def identity_recorded(self) -> bool:
+        return self.lang_codes is not None and self.source_marker is not None
+
+    @property
+    def input_codes(self) -> LanguageCodes | None:
+        """The language codes the encoder puts in the inputs (None: no marker); needs
+        `identity_recorded`."""
+        return self.lang_codes if self.source_marker else None
 
 
 def write_record(directory: Path, record: CheckpointRecord) -> None:
@@ -62,4 +86,14 @@ def read_record(directory: Path) -> CheckpointRecord:
     path = directory / RECORD_FILE
     if not path.exists():
         raise XrepError(f"no checkpoint at {directory}: materialize the checkpoint partition first")
-    return CheckpointRecord(**json.loads(path.read_text(encoding="utf-8")))
+    try:
+        record = CheckpointRecord(**json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, TypeError) as err:
+        raise CheckpointRecordError(f"{path}: not a checkpoint record ({err})") from err
+    if record.lang_codes is not None and record.lang_codes not in LANG_CODE_CONVENTIONS:
+        raise CheckpointRecordError(
+            f"{path}: lang_codes {record.lang_codes!r} is not a convention; known: {', '.join(LANG_CODE_CONVENTIONS)}"
+        )
+    if record.source_marker is not None and not isinstance(record.source_marker, bool):
+        raise CheckpointRecordError(f"{path}: source_marker must be true or false, got {record.source_marker!r}")
+    return record

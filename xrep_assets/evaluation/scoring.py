@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 import torch
 
-from xrep_assets.checkpoints.encoder import Encoder, language_codes_for
+from xrep_assets.checkpoints.encoder import Encoder, language_codes_of
 from xrep_assets.evaluation.finetuning import finetune_task
 from xrep_assets.evaluation.heads import LabelSpace, majority_value
 from xrep_assets.evaluation.probing import TaskFeatures, cached_task_features, linear_probe_task, probe_task
@@ -156,7 +156,10 @@ def score_partition(spec: ScoreSpec, log: Callable[[str], None] = print) -> Part
     settings = {p: settings_for(p, task.key, spec.max_epochs, spec.patience) for p in spec.protocols}
     # Every protocol reads the same subwords (protocols.py), so one encoder serves them all.
     max_length = max(s.max_length for s in settings.values())
-    lang_codes = language_codes_for(spec.checkpoint)
+    # The checkpoint's record says which codes it reads, not the catalog: the hub sensor discovers
+    # keys the catalog does not know.
+    lang_codes = language_codes_of(Path(spec.checkpoint_dir))
+    log(f"{spec.checkpoint}: language codes in the inputs: {lang_codes or 'none'}")
     device = resolve_device(spec.device)
     encoder = Encoder(Path(spec.checkpoint_dir), device=device, max_length=max_length, lang_codes=lang_codes)
     identity = {"checkpoint": spec.checkpoint, "revision": spec.revision, "max_length": encoder.max_length,

@@ -22,7 +22,7 @@ class ScoreSpecError(XrepError):
 
 @dataclass(frozen=True)
 class ScoreSpec:
-    checkpoint: str  # the catalog key (chooses the language markers)
+    checkpoint: str  # the partition key (score files and the feature cache are filed under it)
     revision: str | None
     checkpoint_dir: str
     task: str
