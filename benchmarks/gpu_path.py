@@ -55,7 +55,7 @@ unscaled before clipping; or fp32), TF32 matmuls on a GPU as `train` sets them.
   by the peak. Padding is work done here: where batches pad (TLM, MT, BART) the required-work MFU is
   lower by about the padded share. On a CPU the attention kernel is not one the counter knows: matmuls
   only.
-- Peak: the card's dense bf16 tensor FLOP/s from `benchmarks/pretraining.py` (`peak_bf16_flops`, matched
+- Peak: the card's dense bf16 tensor FLOP/s from `xrep_assets/plan.py` (`peak_bf16_flops`, matched
   on the device name), used for fp16 too (the H100, H200 and A100 datasheets give equal dense bf16 and
   fp16 tensor peaks); none for fp32 or a CPU, where MFU is "n/a" unless `--peak-tflops` gives a figure.
 
@@ -94,7 +94,7 @@ BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
 from _xnli_like import SEED, subword_counts, wait_passively, word_stream, xnli_like_pairs  # noqa: E402
-from pretraining import LANGUAGES, fixture_texts, peak_bf16_flops, write_corpus, write_tokenizer  # noqa: E402
+from pretraining import LANGUAGES, fixture_texts, write_corpus, write_tokenizer  # noqa: E402
 
 OBJECTIVE_KEYS = ("mlm", "clm", "tlm", "bart-denoising", "mt-transformer", "mt-bart")
 PAIRS = ("en-fr", "en-zh")
@@ -580,8 +580,10 @@ def main(argv=None) -> dict:
         raise SystemExit("--device cuda: no CUDA device (use --device cpu --size small on a CPU)")
     card = torch.cuda.get_device_name() if cuda else cpu_name()
     # The same dense tensor peak for bf16 and fp16 (module docstring); fp32 and CPUs: none known here.
+    from xrep_assets.plan import peak_bf16_flops  # imports torch: after the OpenMP setting above
+
     peak = peak_bf16_flops(card) if cuda and args.precision in ("bf16", "fp16") else None
-    peak_source = "benchmarks/pretraining.py PEAK_BF16_FLOPS (dense)" if peak else None
+    peak_source = "xrep_assets/plan.py PEAK_BF16_FLOPS (dense)" if peak else None
     if args.peak_tflops:
         peak, peak_source = args.peak_tflops * 1e12, "--peak-tflops"
     tf32_default = torch.backends.cuda.matmul.allow_tf32

@@ -72,17 +72,6 @@ TARGET_MFU = 0.45  # ours, BERT-base size in bf16, on an H100
 LANGUAGES = ("en", "fr", "zh")
 SEED = 0
 
-# Dense (no sparsity) bf16 tensor-core peak FLOP/s from the vendor datasheets; the first name fragment
-# found in torch.cuda.get_device_name() wins, so the specific variants come before the plain names.
-PEAK_BF16_FLOPS: tuple[tuple[str, float], ...] = (
-    ("H100 PCIe", 756e12),
-    ("H100 NVL", 835e12),
-    ("H100", 989e12),  # SXM5 (HBM3)
-    ("H200 NVL", 835e12),
-    ("H200", 989e12),  # SXM
-    ("A100", 312e12),
-)
-
 # The model sizes each device defaults to: a small body on CPU, BERT-base on a GPU.
 DEVICE_DEFAULTS = {
     "cpu": dict(layers=2, hidden=128, heads=2, ffn=512, seq_length=128, batch_size=16, steps=5, skip_steps=2,
@@ -123,13 +112,6 @@ class MlmShape:
         attention = 12 * self.layers * seq_length * self.hidden * tokens
         head = 6 * self.head_parameters * masked
         return float(body + attention + head)
-
-
-def peak_bf16_flops(device_name: str) -> float | None:
-    for fragment, peak in PEAK_BF16_FLOPS:
-        if fragment.lower() in device_name.lower():
-            return peak
-    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -402,6 +384,8 @@ def gib(n: float) -> str:
 def report(args: argparse.Namespace, shape: MlmShape, masked_share: float, results: dict[str, list[dict]], card: str) -> None:
     tokens_per_step = args.batch_size * args.seq_length
     flops_per_token = shape.step_flops(tokens_per_step, round(masked_share * tokens_per_step), args.seq_length) / tokens_per_step
+    from xrep_assets.plan import peak_bf16_flops  # the one table of GPU peaks
+
     peak = peak_bf16_flops(card) if args.device == "cuda" else None
     median = {side: statistics.median(r["tokens_per_s"] for r in runs) for side, runs in results.items()}
     print()
@@ -430,7 +414,7 @@ def report(args: argparse.Namespace, shape: MlmShape, masked_share: float, resul
             verdict = f"-> {'PASS' if mfu >= TARGET_MFU else 'FAIL'}" if "H100" in card else "(the target is for an H100)"
             print(f"MFU (ours): {mfu:.1%} of {card}'s {peak / 1e12:.0f} TFLOP/s dense bf16, target >= {TARGET_MFU:.0%} {verdict}")
         else:
-            print(f"MFU: no bf16 peak known for {card!r}; add it to PEAK_BF16_FLOPS")
+            print(f"MFU: no bf16 peak known for {card!r}; add it to PEAK_BF16_FLOPS in xrep_assets/plan.py")
 
 
 def describe(args: argparse.Namespace, shape: MlmShape, masked_share: float, card: str) -> None:
@@ -484,6 +468,8 @@ def dry_run(args: argparse.Namespace) -> None:
           f"torch's counter (matmuls only) {counted / 1e9:,.3f} GFLOP ({formula / counted - 1:+.2%}: biases and LayerNorms)")
     if abs(formula / counted - 1) > 0.02:
         raise SystemExit("the FLOPs formula disagrees with torch's counter by more than 2%")
+
+    from xrep_assets.plan import PEAK_BF16_FLOPS, peak_bf16_flops
 
     base = MlmShape(12, 768, 12, 3072, args.vocab)
     tokens = 32 * 512

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from xrep_assets.checkpoints.spec import recipe_fields
 from xrep_assets.checkpoints.models import architecture_for, build_model, count_parameters, model_size, placeholder_ids
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.evaluation.partitions import score_key
@@ -20,8 +21,29 @@ from xrep_assets.execution.pods import PRETRAIN_WORKER, step_resources
 from xrep_assets.profiles import ModelSize, Profile, scaled_recipe
 from xrep_assets.study import CONTINUED_PRETRAINING, CORPORA, HUB_CHECKPOINTS, OBJECTIVES, RECIPES, TASK_KEYS, Recipe
 
-# Dense bf16/fp16 peak of one GPU (FLOP/s) and the share of it a run is assumed to reach (k8s/README.md).
-GPU_PEAK_FLOPS = {"A100": 312e12, "H100": 989e12}
+# Dense (no sparsity) bf16/fp16 tensor-core peak FLOP/s from the vendor datasheets; the first name
+# fragment found in a device name wins, so the specific variants come before the plain names. The
+# benchmarks' MFU reads the same table.
+PEAK_BF16_FLOPS: tuple[tuple[str, float], ...] = (
+    ("H100 PCIe", 756e12),
+    ("H100 NVL", 835e12),
+    ("H100", 989e12),  # SXM5 (HBM3)
+    ("H200 NVL", 835e12),
+    ("H200", 989e12),  # SXM
+    ("A100", 312e12),
+)
+
+
+def peak_bf16_flops(device_name: str) -> float | None:
+    """The dense bf16 peak of the first known GPU whose name fragment `device_name` contains."""
+    for fragment, peak in PEAK_BF16_FLOPS:
+        if fragment.lower() in device_name.lower():
+            return peak
+    return None
+
+
+# The cards a plan prices (SXM parts) and the share of their peak a run is assumed to reach (k8s/README.md).
+GPU_PEAK_FLOPS = {gpu: peak_bf16_flops(gpu) for gpu in ("A100", "H100")}
 ASSUMED_MFU = 0.40
 MLM_MASKED_SHARE = 0.15  # the MLM head runs at the masked positions only (the worker's sparse loss)
 
@@ -131,7 +153,7 @@ def training_plan(key: str, profile: Profile) -> TrainingPlan:
         flop_per_token=flop_per_token(objective, size, vocab, sequence),
         pod_gpus=pod.gpus,
         processes=pod.processes,
-        grad_accum=max(1, recipe.gpus // pod.processes),
+        grad_accum=recipe_fields(recipe, pod.processes)["grad_accum"],  # as the asset lays out the spec
     )
 
 
