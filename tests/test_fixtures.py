@@ -80,7 +80,7 @@ def test_fixtures_stay_small():
 def test_readme_says_synthetic():
     readme = (FIXTURES_DIR / "README.md").read_text(encoding="utf-8")
     assert "FORMAT FIXTURES" in readme and "NOT real data" in readme
-    assert "python -m xrep_assets.fixtures.build" in readme
+    assert "python tools/build_fixtures.py" in readme
 
 
 # --------------------------------------------------------------------------------------------------
