@@ -7,6 +7,7 @@ independently of the code that consumes them.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import os
 import re
@@ -71,6 +72,17 @@ def test_regenerating_gives_byte_identical_files(tmp_path):
     assert sorted(fresh) == sorted(shipped)
     changed = [name for name in shipped if fresh[name] != shipped[name]]
     assert not changed, f"regenerate with `python tools/build_fixtures.py`: {changed[:5]}"
+
+
+def test_the_generator_uses_only_the_packages_public_names():
+    """It lives outside the package (tests/test_architecture.py does not see it), so it is held here
+    to what any user of the package may import."""
+    tree = ast.parse(GENERATOR.read_text(encoding="utf-8"))
+    imported = [(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names if node.module and node.module.startswith("xrep_assets")]
+    assert imported
+    private = [f"{module}.{name}" for module, name in imported if any(part.startswith("_") for part in [*module.split("."), name])]
+    assert not private
 
 
 def test_fixtures_stay_small():
