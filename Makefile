@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
 export XREP_PROFILE ?= tiny
 
-.PHONY: setup study report test dev dg-dev check clean
+.PHONY: setup study report test dev dg-dev check fixtures clean
 
 $(BIN)/xrep: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ dg-dev: setup
 
 check: setup
 	. $(BIN)/activate && dg check defs
+
+# rewrite the shipped format fixtures (xrep_assets/fixtures) with their generator
+fixtures: setup
+	$(BIN)/python tools/build_fixtures.py
 
 clean:
 	rm -rf var

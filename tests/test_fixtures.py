@@ -1,4 +1,5 @@
-"""The shipped format fixtures (xrep_assets/fixtures): reproducible, and in the real OPUS / XGLUE layouts.
+"""The shipped format fixtures (xrep_assets/fixtures): reproducible by their generator
+(tools/build_fixtures.py, not shipped), and in the real OPUS / XGLUE layouts.
 
 Parsing here is deliberately local and minimal (no project readers), so the fixtures are checked
 independently of the code that consumes them.
@@ -6,15 +7,21 @@ independently of the code that consumes them.
 
 from __future__ import annotations
 
+import ast
 import itertools
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from xrep_assets.fixtures import FIXTURES_DIR, OPUS_MIRROR, XGLUE_DIR
-from xrep_assets.fixtures import build
+
+REPO = Path(__file__).resolve().parents[1]
+GENERATOR = REPO / "tools" / "build_fixtures.py"
 
 SIX = ("ar", "zh", "en", "fr", "ru", "es")
 PAIRS = sorted(tuple(sorted(p)) for p in itertools.combinations(SIX, 2))
@@ -39,7 +46,7 @@ NC_CATEGORIES = {"news", "sports", "finance", "health", "travel", "autos", "food
 
 
 def generated_files(root: Path) -> dict[str, bytes]:
-    """What build.py writes: README.md and everything under opus/ and xglue/."""
+    """What the generator writes: README.md and everything under opus/ and xglue/."""
     files = {
         p.relative_to(root).as_posix(): p.read_bytes()
         for sub in ("opus", "xglue")
@@ -55,12 +62,27 @@ def generated_files(root: Path) -> dict[str, bytes]:
 
 
 def test_regenerating_gives_byte_identical_files(tmp_path):
-    build.main([str(tmp_path)])
+    # As a developer runs it: the script, in its own process.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(GENERATOR), str(tmp_path)], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
     fresh = generated_files(tmp_path)
     shipped = generated_files(FIXTURES_DIR)
     assert sorted(fresh) == sorted(shipped)
     changed = [name for name in shipped if fresh[name] != shipped[name]]
-    assert not changed, f"regenerate with `python -m xrep_assets.fixtures.build`: {changed[:5]}"
+    assert not changed, f"regenerate with `python tools/build_fixtures.py`: {changed[:5]}"
+
+
+def test_the_generator_uses_only_the_packages_public_names():
+    """It lives outside the package (tests/test_architecture.py does not see it), so it is held here
+    to what any user of the package may import."""
+    tree = ast.parse(GENERATOR.read_text(encoding="utf-8"))
+    imported = [(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names if node.module and node.module.startswith("xrep_assets")]
+    assert imported
+    private = [f"{module}.{name}" for module, name in imported if any(part.startswith("_") for part in [*module.split("."), name])]
+    assert not private
 
 
 def test_fixtures_stay_small():
@@ -70,7 +92,7 @@ def test_fixtures_stay_small():
 def test_readme_says_synthetic():
     readme = (FIXTURES_DIR / "README.md").read_text(encoding="utf-8")
     assert "FORMAT FIXTURES" in readme and "NOT real data" in readme
-    assert "python -m xrep_assets.fixtures.build" in readme
+    assert "python tools/build_fixtures.py" in readme
 
 
 # --------------------------------------------------------------------------------------------------

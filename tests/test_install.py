@@ -78,6 +78,11 @@ def installed(tmp_path_factory):
     expected = {p.relative_to(REPO).as_posix() for p in (REPO / "xrep_assets").rglob("*.py") if "__pycache__" not in p.parts}
     expected |= {f"xrep_assets/sql/{p.name}" for p in (REPO / "sql").iterdir() if p.suffix in (".sql", ".csv")}
     assert expected - names == set()
+    # The format fixtures ship as data; their generator (tools/build_fixtures.py) is not in the package.
+    fixtures = {p.relative_to(REPO).as_posix() for p in (REPO / "xrep_assets" / "fixtures").rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+    assert fixtures - names == set()
+    assert not any("build_fixtures" in name for name in names)
 
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, **quiet)

@@ -127,7 +127,7 @@ def read_task_file(path: Path, task_key: str, split: Split = "test") -> Sentence
     whether XNLI's optional train header is allowed)."""
     if task_key in _TAG_SETS:
         return read_xglue_tagging(path, _TAG_SETS[task_key])
-    return _read_tsv_examples(path, _TSV_LAYOUTS[task_key], _expected_header(task_key, split))
+    return _read_tsv_examples(path, _TSV_LAYOUTS[task_key], expected_header(task_key, split))
 
 
 def task_labels(task_key: str) -> frozenset[str]:
@@ -171,7 +171,7 @@ _TSV_LAYOUTS: dict[str, _TsvLayout] = {
 _TAG_SETS: dict[str, frozenset[str]] = {"NER": NER_TAGS, "POS": UPOS_TAGS}
 
 
-def _expected_header(task_key: str, split: Split) -> tuple[tuple[str, ...], bool] | None:
+def expected_header(task_key: str, split: Split) -> tuple[tuple[str, ...], bool] | None:
     """(header fields, required?) for files whose first line may be a header, else None."""
     if task_key == "PAWS-X":
         return PAWSX_HEADER, True  # every PAWS-X file has one; the evaluator skips line 1
