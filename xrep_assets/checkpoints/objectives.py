@@ -110,9 +110,10 @@ def _non_special_ids(ids: TokenIds) -> torch.Tensor:
 
 
 def mlm_batch(
-    blocks: Sequence[list[int]], ids: TokenIds, generator: torch.Generator, probability: float = 0.15
+    blocks: Sequence[list[int]], ids: TokenIds, generator: torch.Generator, probability: float
 ) -> dict[str, torch.Tensor]:
-    """BERT masking: each non-special, non-pad token is chosen with ``probability``; of the chosen,
+    """BERT masking: each non-special, non-pad token is chosen with ``probability`` (the catalog's
+    ``predicted_share``, BERT's 15 %); of the chosen,
     80% become ``ids.mask``, 10% a uniformly random non-special id, 10% stay. ``labels`` hold the
     original id at chosen positions and -100 elsewhere; at least one position is always chosen."""
     _require_rows(blocks, "blocks")
