@@ -15,6 +15,7 @@ from xrep_assets.checkpoints.objectives import (
     mt_example,
     pack_blocks,
     permute_sentences,
+    split_budget,
     tlm_batch,
     tlm_example,
 )
@@ -165,6 +166,14 @@ def test_mlm_rejects_batches_it_cannot_mask():
 
 # --------------------------------------------------------------------------------------------------
 # TLM
+
+
+def test_split_budget_cuts_the_longer_side_first():
+    assert split_budget(3, 4, 8) == (3, 4)  # both fit
+    assert split_budget(10, 2, 8) == (6, 2)  # the short side whole, the long one the rest
+    assert split_budget(2, 10, 8) == (2, 6)
+    assert split_budget(10, 10, 8) == (4, 4)  # both long: half each
+    assert split_budget(10, 10, 7) == (4, 3)  # the first keeps the odd token
 
 
 def test_tlm_example_restarts_positions_for_the_target():
