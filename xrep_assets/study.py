@@ -198,6 +198,9 @@ class Objective:
     # Share of the positions that carry a label: BERT masks 15 %. The masked batches draw it, and the
     # plan's FLOP estimate runs the output head at that share only (the sparse MLM loss).
     predicted_share: float = 1.0
+    # The LM this MT objective is compared with in `mt_vs_lm`. Ours are trained from scratch, so each is
+    # paired with denoising BART, the LM that is an encoder-decoder of the same size (seq2seq_size).
+    lm_counterpart: str | None = None
 
 
 OBJECTIVES: dict[str, Objective] = {
@@ -212,9 +215,9 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("bart-denoising", "Denoising sequence-to-sequence (BART)", "bart", "monolingual", "LM", "BART",
                   batches="denoising", loss="seq2seq"),
         Objective("mt-transformer", "Machine translation (Transformer encoder-decoder)", "marian", "bitext", "MT",
-                  "MT Transformer", batches="translation", loss="seq2seq"),
+                  "MT Transformer", batches="translation", loss="seq2seq", lm_counterpart="bart-denoising"),
         Objective("mt-bart", "Machine translation (BART, pre-norm)", "mbart", "bitext", "MT", "MT BART",
-                  batches="translation", loss="seq2seq"),
+                  batches="translation", loss="seq2seq", lm_counterpart="bart-denoising"),
     ]
 }
 
