@@ -43,7 +43,6 @@ from xrep_assets.checkpoints.encoder import (
     EncoderError,
     language_codes_for,
     pool_hidden_states,
-    split_budget,
     words_in_frame,
 )
 from xrep_assets.checkpoints.models import build_model
@@ -394,7 +393,6 @@ def test_pooling_by_hand_with_left_and_right_padding():
 def test_words_cut_off_by_the_budget_have_no_position():
     assert words_in_frame([[5, 6], [7], [8, 9]], [1], [2], budget=3) == ([1, 5, 6, 7, 2], [1, 3, None])
     assert words_in_frame([[5, 6], [], [8]], [], [2], budget=9) == ([5, 6, 8, 2], [0, None, 2])
-    assert split_budget(10, 2, 8) == (6, 2) and split_budget(10, 10, 8) == (4, 4) and split_budget(3, 4, 8) == (3, 4)
 
 
 def test_an_architecture_without_adapter_is_an_error(tmp_path):

@@ -77,8 +77,13 @@ def hand_made_batch(objective: str) -> dict[str, torch.Tensor]:
     }
 
 
-def test_every_catalog_objective_has_an_architecture():
-    assert set(ARCHITECTURES) == set(OBJECTIVES)
+def test_every_catalog_family_has_an_architecture_that_fits_its_loss():
+    assert set(ARCHITECTURES) == {o.family for o in OBJECTIVES.values()}
+    heads = {"masked": AutoModelForMaskedLM, "causal": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM}
+    for objective in OBJECTIVES.values():
+        architecture = ARCHITECTURES[objective.family]
+        assert architecture.auto_class is heads[objective.loss], objective.key
+        assert architecture.two_stack == (objective.loss == "seq2seq"), objective.key
 
 
 @pytest.mark.parametrize("objective", list(OBJECTIVES))

@@ -15,13 +15,15 @@ from xrep_assets.checkpoints.objectives import (
     mt_example,
     pack_blocks,
     permute_sentences,
+    split_budget,
     tlm_batch,
     tlm_example,
 )
 from xrep_assets.checkpoints.vocabulary import TokenIds
-from xrep_assets.study import DenoisingNoise
+from xrep_assets.study import OBJECTIVES, DenoisingNoise
 
 IDS = TokenIds(size=50, pad=1, bos=0, eos=2, mask=49, languages={"en": 4, "fr": 5, "zh": 6})
+MASKED = OBJECTIVES["mlm"].predicted_share  # the study's masking share (BERT's 15 %, asserted below)
 NON_SPECIAL = [i for i in range(IDS.size) if i not in IDS.special]  # 43 ids: 50 minus 7 special
 
 
@@ -86,7 +88,7 @@ def random_blocks(count: int, longest: int, seed: int) -> list[list[int]]:
 def large_mlm():
     blocks = random_blocks(256, 256, seed=0)
     original = clm_batch(blocks, IDS)["input_ids"]  # padded originals, for comparison
-    return original, mlm_batch(blocks, IDS, seeded(1))
+    return original, mlm_batch(blocks, IDS, seeded(1), MASKED)
 
 
 def test_mlm_never_chooses_special_or_pad_positions(large_mlm):
@@ -139,9 +141,9 @@ def test_mlm_random_replacements_are_non_special_and_cover_the_vocabulary(large_
 
 def test_mlm_is_reproducible_from_the_seed():
     blocks = random_blocks(8, 32, seed=3)
-    first = mlm_batch(blocks, IDS, seeded(7))
-    again = mlm_batch(blocks, IDS, seeded(7))
-    other = mlm_batch(blocks, IDS, seeded(8))
+    first = mlm_batch(blocks, IDS, seeded(7), MASKED)
+    again = mlm_batch(blocks, IDS, seeded(7), MASKED)
+    other = mlm_batch(blocks, IDS, seeded(8), MASKED)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not torch.equal(first["labels"], other["labels"])
 
@@ -157,13 +159,21 @@ def test_mlm_chooses_one_position_when_chance_chose_none():
 
 def test_mlm_rejects_batches_it_cannot_mask():
     with pytest.raises(ValueError, match="maskable"):
-        mlm_batch([[0, 2, 4]], IDS, seeded(0))
+        mlm_batch([[0, 2, 4]], IDS, seeded(0), MASKED)
     with pytest.raises(ValueError, match="probability"):
         mlm_batch([[0, 10]], IDS, seeded(0), probability=1.5)
 
 
 # --------------------------------------------------------------------------------------------------
 # TLM
+
+
+def test_split_budget_cuts_the_longer_side_first():
+    assert split_budget(3, 4, 8) == (3, 4)  # both fit
+    assert split_budget(10, 2, 8) == (6, 2)  # the short side whole, the long one the rest
+    assert split_budget(2, 10, 8) == (2, 6)
+    assert split_budget(10, 10, 8) == (4, 4)  # both long: half each
+    assert split_budget(10, 10, 7) == (4, 3)  # the first keeps the odd token
 
 
 def test_tlm_example_restarts_positions_for_the_target():
@@ -337,7 +347,7 @@ def test_denoising_batch_input_is_a_sentence_permutation_without_masking():
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: mlm_batch([], IDS, seeded(0)),
+        lambda: mlm_batch([], IDS, seeded(0), MASKED),
         lambda: clm_batch([], IDS),
         lambda: tlm_batch([], IDS),
         lambda: denoising_batch([], IDS, seeded(0)),

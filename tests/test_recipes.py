@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from xrep_assets.checkpoints.batches import ExampleSource, example_length
-from xrep_assets.checkpoints.models import ARCHITECTURES, Dropouts, build_model, objective_loss
+from xrep_assets.checkpoints.models import Dropouts, architecture_for, build_model, objective_loss
 from xrep_assets.checkpoints.objectives import pack_sentences, permute_sentences, rotate
 from xrep_assets.checkpoints.spec import PretrainSpec, SpecError, recipe_fields
 from xrep_assets.checkpoints.training import scheduler_for
@@ -269,7 +269,7 @@ def test_the_paper_plan_sizes_every_trained_model():
     assert parameters["mlm"] == 89_656_480 and parameters["mt-bart"] == 177_619_968
     assert parameters["mbart-50+mt"] > 600e6  # mBART-large-50 with its 250k vocabulary
     assert {t.checkpoint for t in plan.training} == set(OBJECTIVES) | {"mbart-50+mt"}
-    assert all(ARCHITECTURES[t.objective].two_stack == (t.recipe.batching == "tokens") for t in plan.training)
+    assert all(architecture_for(t.objective).two_stack == (t.recipe.batching == "tokens") for t in plan.training)
 
 
 def test_the_readmes_recipe_table_is_the_catalogs():

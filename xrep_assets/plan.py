@@ -45,7 +45,6 @@ def peak_bf16_flops(device_name: str) -> float | None:
 # The cards a plan prices (SXM parts) and the share of their peak a run is assumed to reach (k8s/README.md).
 GPU_PEAK_FLOPS = {gpu: peak_bf16_flops(gpu) for gpu in ("A100", "H100")}
 ASSUMED_MFU = 0.40
-MLM_MASKED_SHARE = 0.15  # the MLM head runs at the masked positions only (the worker's sparse loss)
 
 # The size of a hub model that a continued pretraining starts from (its config.json on the hub), so a
 # plan needs no download: mBART-large-50 is 12 + 12 layers of 1024, 16 heads, FFN 4096.
@@ -112,9 +111,11 @@ def flop_per_token(objective: str, size: ModelSize, vocab_size: int, sequence: i
     d, layers = size.hidden, size.layers
     attention = 12 * layers * sequence * d
     if not architecture_for(objective).two_stack:
-        head = vocab_size * d + (d * d if objective == "mlm" else 0)
-        share = MLM_MASKED_SHARE if objective == "mlm" else 1.0
-        return 6 * (layers * stack_layer_parameters(size) + share * head) + attention
+        entry = OBJECTIVES[objective]
+        # A masked LM's head transforms the hidden state (d x d) before the vocabulary projection;
+        # under the sparse loss it runs at the labelled positions only.
+        head = vocab_size * d + (d * d if entry.loss == "masked" else 0)
+        return 6 * (layers * stack_layer_parameters(size) + entry.predicted_share * head) + attention
     encoder = 6 * layers * stack_layer_parameters(size) + attention
     decoder = 6 * (layers * stack_layer_parameters(size, cross_attention=True) + vocab_size * d) + 2 * attention
     return encoder + decoder

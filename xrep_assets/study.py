@@ -170,27 +170,54 @@ def language_token(lang: str, convention: LanguageCodes) -> str:
 # Pretraining objectives (models the study trains itself)
 
 Family = Literal["bert", "xlm-roberta", "gpt2", "bart", "mbart", "m2m100", "marian"]
+# How an objective's corpus rows become examples and batches (checkpoints/batches.py, BATCH_BUILDERS):
+# mlm, clm: sentences packed into blocks, BERT-masked or all predicted; tlm: a translation pair as one
+# sequence; denoising: documents noised as BART; translation: source in, target out.
+BatchKind = Literal["mlm", "clm", "tlm", "denoising", "translation"]
+# What the loss predicts (checkpoints/models.py, objective_loss): the masked tokens, the next token,
+# or the labels through a decoder.
+LossKind = Literal["masked", "causal", "seq2seq"]
 
 
 @dataclass(frozen=True)
 class Objective:
+    """One pretraining objective. Its fields say all the training code varies on, so an objective
+    that combines existing kinds is this entry (and its recipe in `RECIPES`) and nothing else."""
+
     key: str  # also the checkpoint partition key of the model trained with it
     name: str
-    family: Family
+    family: Family  # the architecture trained (checkpoints/models.py, ARCHITECTURES)
     data: Literal["monolingual", "bitext"]
     role: Literal["LM", "MT"]
     label: str  # row label in the comparison
+    batches: BatchKind
+    loss: LossKind
+    # Positions restart at a pair's second sentence (Conneau & Lample's TLM): the batches carry
+    # position_ids, which the loss requires and passes to the model.
+    position_reset: bool = False
+    # Share of the positions that carry a label: BERT masks 15 %. The masked batches draw it, and the
+    # plan's FLOP estimate runs the output head at that share only (the sparse MLM loss).
+    predicted_share: float = 1.0
+    # The LM this MT objective is compared with in `mt_vs_lm`. Ours are trained from scratch, so each is
+    # paired with denoising BART, the LM that is an encoder-decoder of the same size (seq2seq_size).
+    lm_counterpart: str | None = None
 
 
 OBJECTIVES: dict[str, Objective] = {
     o.key: o
     for o in [
-        Objective("mlm", "Masked language modelling (BERT)", "bert", "monolingual", "LM", "MLM"),
-        Objective("clm", "Causal language modelling (GPT-2)", "gpt2", "monolingual", "LM", "CLM"),
-        Objective("tlm", "Translation language modelling (GPT-2 on concatenated pairs)", "gpt2", "bitext", "LM", "TLM"),
-        Objective("bart-denoising", "Denoising sequence-to-sequence (BART)", "bart", "monolingual", "LM", "BART"),
-        Objective("mt-transformer", "Machine translation (Transformer encoder-decoder)", "marian", "bitext", "MT", "MT Transformer"),
-        Objective("mt-bart", "Machine translation (BART, pre-norm)", "mbart", "bitext", "MT", "MT BART"),
+        Objective("mlm", "Masked language modelling (BERT)", "bert", "monolingual", "LM", "MLM",
+                  batches="mlm", loss="masked", predicted_share=0.15),
+        Objective("clm", "Causal language modelling (GPT-2)", "gpt2", "monolingual", "LM", "CLM",
+                  batches="clm", loss="causal"),
+        Objective("tlm", "Translation language modelling (GPT-2 on concatenated pairs)", "gpt2", "bitext", "LM", "TLM",
+                  batches="tlm", loss="causal", position_reset=True),
+        Objective("bart-denoising", "Denoising sequence-to-sequence (BART)", "bart", "monolingual", "LM", "BART",
+                  batches="denoising", loss="seq2seq"),
+        Objective("mt-transformer", "Machine translation (Transformer encoder-decoder)", "marian", "bitext", "MT",
+                  "MT Transformer", batches="translation", loss="seq2seq", lm_counterpart="bart-denoising"),
+        Objective("mt-bart", "Machine translation (BART, pre-norm)", "mbart", "bitext", "MT", "MT BART",
+                  batches="translation", loss="seq2seq", lm_counterpart="bart-denoising"),
     ]
 }
 

@@ -27,6 +27,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
 
 from xrep_assets.checkpoints.hub_watch import hub_checkpoint, is_discovered_key
+from xrep_assets.checkpoints.objectives import split_budget
 from xrep_assets.checkpoints.store import read_record
 from xrep_assets.errors import XrepError
 from xrep_assets.study import (
@@ -191,18 +192,6 @@ def words_in_frame(
         first.append(len(ids) if word and room > 0 else None)
         ids += list(word[: max(room, 0)])
     return ids + list(suffix), first
-
-
-def split_budget(length_a: int, length_b: int, budget: int) -> tuple[int, int]:
-    """Token counts of a pair that fit `budget`, cutting the longer side first."""
-    if length_a + length_b <= budget:
-        return length_a, length_b
-    half = budget // 2
-    if length_a <= half:
-        return length_a, budget - length_a
-    if length_b <= half:
-        return budget - length_b, length_b
-    return budget - half, half
 
 
 def padded_batch(

@@ -1,9 +1,10 @@
-"""The model side of the six pretraining objectives: each with the study's architecture, as transformers classes.
+"""The model side of the pretraining objectives: each objective's architecture (its catalog `family`)
+as transformers classes, and its training loss (its catalog `loss` kind).
 
-mlm -> BERT; clm, tlm -> GPT-2; bart-denoising -> BART (post-norm, embedding LayerNorm: fairseq's bart_base
-with --layernorm-embedding); mt-bart -> the same with pre-norm stacks (train-bart-mt.sh's
+bert -> BERT; gpt2 -> GPT-2; bart -> BART (post-norm, embedding LayerNorm: fairseq's bart_base with
+--layernorm-embedding); mbart -> the same with pre-norm stacks (train-bart-mt.sh's
 --encoder-normalize-before --decoder-normalize-before), which is transformers' MBart architecture;
-mt-transformer -> the Vaswani et al. Transformer (MarianMTModel: sinusoidal positions, scaled embeddings,
+marian -> the Vaswani et al. Transformer (MarianMTModel: sinusoidal positions, scaled embeddings,
 post-LN, ReLU, one embedding matrix shared by source, target and output). Models are built fresh (`build_model`) or continued from a local Hugging Face
 checkpoint (`load_init_from`); `objective_loss` is the training loss the worker minimises.
 """
@@ -41,6 +42,7 @@ from transformers import (
 from xrep_assets.checkpoints.vocabulary import TokenIds
 from xrep_assets.errors import XrepError
 from xrep_assets.profiles import ModelSize
+from xrep_assets.study import OBJECTIVES, Family, Objective
 
 ATTENTION = "sdpa"  # PyTorch's fused scaled-dot-product attention: the fast path on CPU and GPU alike
 IGNORE_INDEX = -100  # label of positions without a loss (transformers' convention)
@@ -159,29 +161,27 @@ class Architecture:
     two_stack: bool  # encoder-decoder: the size is per stack
 
 
-ARCHITECTURES: dict[str, Architecture] = {
-    "mlm": Architecture(BertForMaskedLM, bert_config, AutoModelForMaskedLM, ("bert", "xlm-roberta", "roberta"), False),
-    "clm": Architecture(GPT2LMHeadModel, gpt2_config, AutoModelForCausalLM, ("gpt2",), False),
-    "tlm": Architecture(GPT2LMHeadModel, gpt2_config, AutoModelForCausalLM, ("gpt2",), False),
-    "bart-denoising": Architecture(
-        BartForConditionalGeneration, bart_config, AutoModelForSeq2SeqLM, ("bart", "mbart"), True
-    ),
-    "mt-transformer": Architecture(
-        MarianMTModel, transformer_config, AutoModelForSeq2SeqLM, ("marian", "m2m_100"), True
-    ),
-    "mt-bart": Architecture(
-        MBartForConditionalGeneration, prenorm_bart_config, AutoModelForSeq2SeqLM, ("bart", "mbart"), True
-    ),
+# By the catalog's family (study.Objective.family) of the objectives.
+ARCHITECTURES: dict[Family, Architecture] = {
+    "bert": Architecture(BertForMaskedLM, bert_config, AutoModelForMaskedLM, ("bert", "xlm-roberta", "roberta"), False),
+    "gpt2": Architecture(GPT2LMHeadModel, gpt2_config, AutoModelForCausalLM, ("gpt2",), False),
+    "bart": Architecture(BartForConditionalGeneration, bart_config, AutoModelForSeq2SeqLM, ("bart", "mbart"), True),
+    "marian": Architecture(MarianMTModel, transformer_config, AutoModelForSeq2SeqLM, ("marian", "m2m_100"), True),
+    "mbart": Architecture(MBartForConditionalGeneration, prenorm_bart_config, AutoModelForSeq2SeqLM, ("bart", "mbart"), True),
 }
 
 # The single-stack model the `matched` variant sizes the two-stack models against.
 REFERENCE_OBJECTIVE = "mlm"
 
 
+def objective_entry(objective: str) -> Objective:
+    if objective not in OBJECTIVES:
+        raise ModelError(f"unknown objective {objective!r}; known: {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[objective]
+
+
 def architecture_for(objective: str) -> Architecture:
-    if objective not in ARCHITECTURES:
-        raise ModelError(f"unknown objective {objective!r}; known: {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[objective]
+    return ARCHITECTURES[objective_entry(objective).family]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -331,9 +331,6 @@ def sparse_mlm_loss(model: nn.Module, batch: dict[str, Tensor], label_smoothing:
     return F.cross_entropy(logits.float(), labels[masked], label_smoothing=label_smoothing)
 
 
-SEQ2SEQ_OBJECTIVES = ("bart-denoising", "mt-transformer", "mt-bart")
-
-
 def smoothed_loss(model: nn.Module, inputs: dict[str, Tensor], label_smoothing: float, seq2seq: bool) -> Tensor:
     """Label-smoothed cross-entropy (the study's label_smoothed_cross_entropy), mean over the labelled
     tokens. PyTorch spreads the smoothing mass over all V classes, fairseq over the V - 1 wrong ones: a
@@ -352,17 +349,18 @@ def smoothed_loss(model: nn.Module, inputs: dict[str, Tensor], label_smoothing: 
 
 
 def objective_loss(objective: str, model: nn.Module, batch: dict[str, Tensor], label_smoothing: float = 0.0) -> Tensor:
-    """The training loss of `objective` on one batch (labels are -100 where there is nothing to predict).
+    """The training loss of `objective` on one batch (labels are -100 where there is nothing to predict),
+    by its catalog `loss` kind.
 
-    mlm: input_ids, attention_mask, labels. clm and the seq2seq objectives: the same, the model shifts the
-    labels (GPT-2 inside its loss, the encoder-decoders behind the decoder start). tlm: plus position_ids,
-    which restart at the second sentence of the pair.
+    masked: input_ids, attention_mask, labels. causal and seq2seq: the same, the model shifts the labels
+    (GPT-2 inside its loss, the encoder-decoders behind the decoder start); plus position_ids under
+    `position_reset` (TLM: they restart at the second sentence of the pair).
     """
-    architecture_for(objective)
-    if objective == "mlm":
+    entry = objective_entry(objective)
+    if entry.loss == "masked":
         return sparse_mlm_loss(model, batch, label_smoothing)
-    keys = ("input_ids", "attention_mask", "labels") + (("position_ids",) if objective == "tlm" else ())
+    keys = ("input_ids", "attention_mask", "labels") + (("position_ids",) if entry.position_reset else ())
     inputs = require(batch, keys, objective)
     if label_smoothing > 0:
-        return smoothed_loss(model, inputs, label_smoothing, objective in SEQ2SEQ_OBJECTIVES)
+        return smoothed_loss(model, inputs, label_smoothing, entry.loss == "seq2seq")
     return model(**inputs).loss

@@ -110,9 +110,10 @@ def _non_special_ids(ids: TokenIds) -> torch.Tensor:
 
 
 def mlm_batch(
-    blocks: Sequence[list[int]], ids: TokenIds, generator: torch.Generator, probability: float = 0.15
+    blocks: Sequence[list[int]], ids: TokenIds, generator: torch.Generator, probability: float
 ) -> dict[str, torch.Tensor]:
-    """BERT masking: each non-special, non-pad token is chosen with ``probability``; of the chosen,
+    """BERT masking: each non-special, non-pad token is chosen with ``probability`` (the catalog's
+    ``predicted_share``, BERT's 15 %); of the chosen,
     80% become ``ids.mask``, 10% a uniformly random non-special id, 10% stay. ``labels`` hold the
     original id at chosen positions and -100 elsewhere; at least one position is always chosen."""
     _require_rows(blocks, "blocks")
@@ -156,15 +157,16 @@ def clm_batch(blocks: Sequence[list[int]], ids: TokenIds) -> dict[str, torch.Ten
 TLM_OVERHEAD = 4  # two language tags and two eos
 
 
-def _share_budget(src_length: int, tgt_length: int, budget: int) -> tuple[int, int]:
-    """Content lengths that fit ``budget``, cutting the longer side first (source keeps an odd token)."""
-    if src_length + tgt_length <= budget:
-        return src_length, tgt_length
+def split_budget(length_a: int, length_b: int, budget: int) -> tuple[int, int]:
+    """Token counts of a pair's two segments that fit ``budget``, cutting the longer side first; when
+    both are cut, the first keeps the odd token. TLM's examples and the encoder's tagged pairs share it."""
+    if length_a + length_b <= budget:
+        return length_a, length_b
     half = budget // 2
-    if src_length <= half:
-        return src_length, budget - src_length
-    if tgt_length <= half:
-        return budget - tgt_length, tgt_length
+    if length_a <= half:
+        return length_a, budget - length_a
+    if length_b <= half:
+        return budget - length_b, length_b
     return budget - half, half
 
 
@@ -176,7 +178,7 @@ def tlm_example(
     longer side first, to fit ``max_length``; each side keeps at least one token when it has one."""
     if max_length < TLM_OVERHEAD + 2:
         raise ObjectiveError(f"TLM needs max_length >= 6 (tags, eos and a token per side); got {max_length}")
-    src_keep, tgt_keep = _share_budget(len(src), len(tgt), max_length - TLM_OVERHEAD)
+    src_keep, tgt_keep = split_budget(len(src), len(tgt), max_length - TLM_OVERHEAD)
     source = [ids.language(src_lang), *src[:src_keep], ids.eos]
     target = [ids.language(tgt_lang), *tgt[:tgt_keep], ids.eos]
     return {

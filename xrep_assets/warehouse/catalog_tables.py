@@ -7,12 +7,9 @@ import polars as pl
 from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, LANGUAGES, OBJECTIVES, PRETRAINING_LANGUAGES, TASKS
 
 # The LM each MT or CP checkpoint is compared with in `mt_vs_lm` (the continued checkpoints of
-# CONTINUED_PRETRAINING take theirs from `init_from`). The hub's MT versions of mBART-50 were trained
-# from it; our two MT objectives are trained from scratch, so each is paired with its LM counterpart:
-# denoising BART, the LM that is an encoder-decoder of the same size (the profile's seq2seq_size).
-# NLLB has no LM ancestor and stays unpaired.
+# CONTINUED_PRETRAINING take theirs from `init_from`, our MT objectives from `lm_counterpart`). The
+# hub's MT versions of mBART-50 were trained from it. NLLB has no LM ancestor and stays unpaired.
 HUB_BASES: dict[str, str] = {"mbart-50-m2o": "mbart-50", "mbart-50-o2m": "mbart-50", "mbart-50-m2m": "mbart-50"}
-LM_COUNTERPARTS: dict[str, str] = {"mt-bart": "bart-denoising", "mt-transformer": "bart-denoising"}
 
 CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
     "checkpoint": pl.String(), "label": pl.String(), "role": pl.String(), "family": pl.String(),
@@ -24,8 +21,8 @@ CHECKPOINT_SCHEMA: dict[str, pl.DataType] = {
 def checkpoint_rows() -> pl.DataFrame:
     trained = [
         {"checkpoint": o.key, "label": o.label, "role": o.role, "family": o.family, "source": "trained",
-         "repo_id": None, "revision": None, "base": LM_COUNTERPARTS.get(o.key),
-         "base_relation": "LM counterpart" if o.key in LM_COUNTERPARTS else None}
+         "repo_id": None, "revision": None, "base": o.lm_counterpart,
+         "base_relation": "LM counterpart" if o.lm_counterpart else None}
         for o in OBJECTIVES.values()
     ]
     continued = [
