@@ -24,8 +24,8 @@ STAGES = ("corpora", "tokenizers", "checkpoints", "evaluation", "warehouse")
 # Below the stages: any stage, worker or top module may import them; they import only each other.
 SHARED = {
     "",  # the package itself
-    "study", "profiles", "errors", "resources", "paths", "artifacts", "plots", "markdown", "asset_keys",
-    "execution", "xglue", "fixtures",
+    "study", "profiles", "errors", "resources", "paths", "environment", "artifacts", "plots", "markdown",
+    "asset_keys", "execution", "xglue", "fixtures",
 }
 WORKERS = "workers"  # CLI entry points: may import any stage and shared module
 TOP = {"definitions", "orchestration", "cli", "plan"}  # may import anything

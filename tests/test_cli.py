@@ -34,3 +34,14 @@ def test_evaluate_predictions_names_the_file_when_a_line_is_missing(tmp_path):
     done = run_cli("evaluate-predictions", "XNLI", str(gold), str(pred))
     assert done.returncode == 2
     assert "short.prediction" in done.stderr
+
+
+def test_plan_without_the_flag_plans_the_environments_profile(monkeypatch, capsys):
+    from xrep_assets import cli
+
+    monkeypatch.setenv("XREP_PROFILE", "paper")
+    assert cli.main(["plan", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["profile"] == "paper"
+    monkeypatch.delenv("XREP_PROFILE")  # unset: the default, tiny
+    assert cli.main(["plan", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["profile"] == "tiny"

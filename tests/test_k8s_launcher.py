@@ -25,6 +25,8 @@ from xrep_assets.errors import XrepError
 from xrep_assets.execution.k8s import K8sWorkerLauncher
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import SCORE_WORKER
+from xrep_assets.resources import ArtifactStore, StudySettings, default_study_settings, study_resource_config
+from xrep_assets.tokenizers.assets import joint_tokenizer
 
 NAMESPACE = "xrep-test"
 IMAGE = "registry.example.org/xrep-worker:1.0"
@@ -125,23 +127,28 @@ def kubeconfig(kmock, tmp_path):
     kubernetes.client.Configuration.set_default(before)
 
 
-def launcher(kubeconfig: str) -> K8sWorkerLauncher:
+def launcher(kubeconfig: str, artifacts_mount_path: str = "/artifacts") -> K8sWorkerLauncher:
     return K8sWorkerLauncher(
-        image=IMAGE, namespace=NAMESPACE, profile="paper", kubeconfig_file=kubeconfig, poll_interval=0.05, pod_wait_timeout=30
+        image=IMAGE, namespace=NAMESPACE, kubeconfig_file=kubeconfig, poll_interval=0.05, pod_wait_timeout=30,
+        artifacts_mount_path=artifacts_mount_path,
     )
 
 
 @dg.asset
-def xnli_scores(context: dg.AssetExecutionContext, launcher: WorkerLauncher) -> dg.MaterializeResult:
-    """Stands in for `task_scores`: one heavy step through the launcher."""
-    return launcher.launch(context, SCORE_WORKER, SPEC)
+def xnli_scores(context: dg.AssetExecutionContext, study: StudySettings, launcher: WorkerLauncher) -> dg.MaterializeResult:
+    """Stands in for `task_scores`: one heavy step through the launcher, for the run's profile."""
+    return launcher.launch(context, SCORE_WORKER, SPEC, study.resolved())
+
+
+async def in_thread(assets: list, resources: dict, **kwargs) -> dg.ExecuteInProcessResult:
+    # The client blocks on HTTP while kmock serves from this event loop: run Dagster in a thread. A
+    # launch that hung would fail here after 60 s instead of blocking the suite.
+    return await asyncio.wait_for(asyncio.to_thread(dg.materialize, assets, resources=resources, **kwargs), timeout=60)
 
 
 async def materialize(resource: K8sWorkerLauncher, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    # The client blocks on HTTP while kmock serves from this event loop: run Dagster in a thread. A
-    # launch that hung would fail here after 60 s instead of blocking the suite.
-    run = asyncio.to_thread(dg.materialize, [xnli_scores], resources={"launcher": resource}, raise_on_error=raise_on_error)
-    return await asyncio.wait_for(run, timeout=60)
+    resources = {"launcher": resource, "study": StudySettings(profile="paper")}
+    return await in_thread([xnli_scores], resources, raise_on_error=raise_on_error)
 
 
 def only_pod(kmock) -> tuple[tuple, object]:
@@ -170,7 +177,7 @@ async def test_the_pod_is_submitted_as_declared_and_its_report_reaches_the_run(k
     assert container["resources"]["requests"] == container["resources"]["limits"]
     env = {e["name"]: e for e in container["env"]}
     assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "xrep-hf-token", "key": "token", "optional": True}
-    assert env["XREP_PROFILE"]["value"] == "paper"
+    assert "XREP_PROFILE" not in env  # the worker reads the run's settings from its spec
     assert env["XREP_ARTIFACTS_DIR"]["value"] == "/artifacts"
     assert {"DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES"} <= set(env)  # how the worker finds the run
     assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}} in pod["spec"]["volumes"]
@@ -222,9 +229,51 @@ async def test_a_failed_pod_fails_the_step_and_is_deleted(kmock, kubeconfig, sta
 @pytest.mark.asyncio
 async def test_a_spec_off_the_shared_volume_is_refused_before_any_pod(kmock, kubeconfig):
     @dg.asset
-    def stray(context: dg.AssetExecutionContext, launcher: WorkerLauncher) -> dg.MaterializeResult:
-        return launcher.launch(context, SCORE_WORKER, Path("/tmp/spec.json"))
+    def stray(context: dg.AssetExecutionContext, study: StudySettings, launcher: WorkerLauncher) -> dg.MaterializeResult:
+        return launcher.launch(context, SCORE_WORKER, Path("/tmp/spec.json"), study.resolved())
 
     with pytest.raises(XrepError, match="/tmp/spec.json is not on the shared artifact volume mounted at /artifacts"):
-        await asyncio.to_thread(dg.materialize, [stray], resources={"launcher": launcher(kubeconfig)})
+        await in_thread([stray], {"launcher": launcher(kubeconfig), "study": StudySettings(profile="paper")})
     assert len(kmock) == 0  # no request reached the API server
+
+
+# The tokenizer's pod and spec under each profile, from pods.STEP_RESOURCES and profiles.PROFILES.
+TOKENIZER_POD = {
+    "paper": ({"cpu": "32", "memory": "128Gi"}, "1Gi", 100_000),
+    "tiny": ({"cpu": "2", "memory": "2Gi"}, "256Mi", 2000),
+}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("environment, configured", [("tiny", "paper"), ("paper", "tiny")])
+async def test_the_pod_follows_the_runs_profile_not_the_environments(kmock, kubeconfig, tmp_path, monkeypatch, environment, configured):
+    """The real `joint_tokenizer` asset in a code location whose `study` resource defaults to
+    XREP_PROFILE, in a run configured with the other profile (the UI's launchpad, `xrep study
+    --profile`): its spec and its pod are both the configured profile's."""
+    serve(kmock, Kubelet(kmock, scoring_worker, CREATING, RUNNING, ended(0)))  # any worker's report will do
+    for name in ("XREP_OPUS_MIRROR", "XREP_XGLUE_DIR", "XREP_XGLUE_DATASET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XREP_PROFILE", environment)
+    artifacts = tmp_path / "artifacts"  # stands in for the shared volume
+    resources = {
+        "study": default_study_settings(),  # as the code location builds it
+        "artifacts": ArtifactStore(root=str(artifacts)),
+        "launcher": launcher(kubeconfig, artifacts_mount_path=str(artifacts)),
+    }
+    assert resources["study"].profile == environment
+    run_config = {"resources": {"study": study_resource_config(StudySettings(profile=configured))}}
+
+    result = await in_thread([joint_tokenizer], resources, run_config=run_config)
+
+    assert result.success
+    [post] = list(kmock[f"post /api/v1/namespaces/{NAMESPACE}/pods"])
+    pod = post.data
+    [container] = pod["spec"]["containers"]
+    limits, shm, vocab_size = TOKENIZER_POD[configured]
+    assert container["resources"]["limits"] == container["resources"]["requests"] == limits
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}} in pod["spec"]["volumes"]
+    assert "XREP_PROFILE" not in {e["name"] for e in container["env"]}
+    # The spec the pod runs is the same run's: the configured profile's vocabulary.
+    spec = json.loads(Path(pod["metadata"]["annotations"]["xrep/spec"]).read_text(encoding="utf-8"))
+    assert spec["vocab_size"] == vocab_size
+    assert container["command"][-1] == pod["metadata"]["annotations"]["xrep/spec"]

@@ -21,11 +21,13 @@ import yaml
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.corpora.partitions import corpus_pair_partitions
 from xrep_assets.evaluation.partitions import score_partitions
+from xrep_assets.environment import K8S_NAMESPACE_ENV_VAR, LAUNCHER_ENV_VAR, PROFILE_ENV_VAR, WORKER_IMAGE_ENV_VAR
 from xrep_assets.execution.k8s import K8sWorkerLauncher
-from xrep_assets.execution.launcher_env import K8S_NAMESPACE_ENV_VAR, LAUNCHER_ENV_VAR, WORKER_IMAGE_ENV_VAR, launcher_from_env
+from xrep_assets.execution.launcher_env import launcher_from_env
 from xrep_assets.execution.pods import PRETRAIN_WORKER, WORKER_UID, step_resources, worker_pod_command, worker_pod_spec
 from xrep_assets.paths import DAGSTER_YAML, REPO_ROOT, default_artifacts_dir, default_warehouse_path
-from xrep_assets.profiles import PROFILE_ENV_VAR, PROFILES
+from xrep_assets.profiles import PROFILES
+from xrep_assets.resources import default_study_settings
 from xrep_assets.warehouse.assets import WAREHOUSE_POOL
 
 # The oldest Kubernetes minor the deployment targets; kubernetes-validate picks that version's schemas.
@@ -236,12 +238,15 @@ def test_env_selects_the_paper_profile_and_the_pod_launcher(deployment):
     env = env_values(deployment["env"])
     assert env[PROFILE_ENV_VAR] == "paper" and env[PROFILE_ENV_VAR] in PROFILES
     assert env[LAUNCHER_ENV_VAR] == "k8s"
-    # The code's own selection, fed the deployment's env: the pod launcher with our image and names.
+    # The code's own selection, fed the deployment's env: `paper` is the study resource's default
+    # (a run's config may name another, and its pods follow), the pod launcher has our image and names.
+    study = default_study_settings(environ=env)
+    assert study.profile == "paper"
+    assert str(study.resolved().xglue_dir) == env["XREP_XGLUE_DIR"]
     launcher = launcher_from_env(env)
     assert isinstance(launcher, K8sWorkerLauncher)
     assert launcher.image == env[WORKER_IMAGE_ENV_VAR]
     assert launcher.namespace == namespace()
-    assert launcher.profile == "paper"
     manifest("PersistentVolumeClaim", launcher.artifacts_claim)
     manifest("ServiceAccount", launcher.service_account)
     assert manifest("Secret", launcher.hf_token_secret)["stringData"].keys() >= {launcher.cluster_settings().hf_token_key}
@@ -303,8 +308,9 @@ def test_objects_embedded_in_the_values_are_valid(deployment, run_launcher):
 
 
 def test_worker_pod_built_from_these_values_is_valid_and_uses_the_manifests(deployment):
-    launcher = launcher_from_env(env_values(deployment["env"]))
-    resources = step_resources(PRETRAIN_WORKER, launcher.profile)
+    env = env_values(deployment["env"])
+    launcher = launcher_from_env(env)
+    resources = step_resources(PRETRAIN_WORKER, default_study_settings(environ=env).profile)
     spec = worker_pod_spec(resources, launcher.cluster_settings(), worker_pod_command(PRETRAIN_WORKER, "/artifacts/spec.json", resources))
     validate_as_pod("worker", spec)
     assert spec["serviceAccountName"] == "xrep-worker"

@@ -24,9 +24,10 @@ from xrep_assets.execution.pods import (
     worker_pod_labels,
     worker_pod_spec,
 )
+from xrep_assets.profiles import PROFILES
 
 IMAGE = "registry.example.org/xrep-worker:1.0"
-SETTINGS = ClusterSettings(image=IMAGE, namespace="xrep", profile="paper", node_selector={"pool": "ml"})
+SETTINGS = ClusterSettings(image=IMAGE, namespace="xrep", node_selector={"pool": "ml"})
 SPEC = "/artifacts/checkpoints/.work/mlm/abc123/spec.json"
 KUBERNETES_VERSION = "1.33"
 
@@ -97,8 +98,8 @@ def test_env_volumes_and_security(module):
     [container] = spec["containers"]
     env = env_of(container)
     assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "xrep-hf-token", "key": "token", "optional": True}}}
-    assert env["XREP_PROFILE"]["value"] == "paper"
     assert env["XREP_ARTIFACTS_DIR"]["value"] == "/artifacts"
+    assert "XREP_PROFILE" not in env  # the worker reads the run's settings from its spec
     shm = STEP_RESOURCES["paper"][module].shm_size
     assert spec["volumes"] == [
         {"name": "artifacts", "persistentVolumeClaim": {"claimName": "xrep-artifacts"}},
@@ -150,14 +151,26 @@ def test_the_local_launcher_is_the_default():
     assert isinstance(launcher_from_env({"XREP_LAUNCHER": "local", "XREP_WORKER_IMAGE": IMAGE}), LocalWorkerLauncher)
 
 
-def test_the_k8s_launcher_takes_image_namespace_and_profile_from_the_environment():
+def test_the_k8s_launcher_takes_image_and_namespace_from_the_environment_but_no_profile():
     from xrep_assets.execution.k8s import K8sWorkerLauncher
 
-    launcher = launcher_from_env({"XREP_LAUNCHER": "k8s", "XREP_WORKER_IMAGE": IMAGE, "XREP_PROFILE": "paper"})
+    launcher = launcher_from_env({"XREP_LAUNCHER": "k8s", "XREP_WORKER_IMAGE": IMAGE, "XREP_PROFILE": "tiny"})
     assert isinstance(launcher, K8sWorkerLauncher)
-    assert (launcher.image, launcher.namespace, launcher.profile) == (IMAGE, "xrep", "paper")
+    assert (launcher.image, launcher.namespace) == (IMAGE, "xrep")
+    # The pods are sized by the profile each run passes (its `study` resource's), never by the environment.
+    assert "profile" not in K8sWorkerLauncher.model_fields
+    assert launcher.worker_processes(PRETRAIN_WORKER, PROFILES["paper"]) == 8
+    assert launcher.worker_processes(PRETRAIN_WORKER, PROFILES["tiny"]) == 1
+    # Empty values (a Helm value left blank) are unset.
     other = launcher_from_env({"XREP_LAUNCHER": "k8s", "XREP_WORKER_IMAGE": IMAGE, "XREP_K8S_NAMESPACE": "study"})
-    assert (other.namespace, other.profile) == ("study", "tiny")
+    assert other.namespace == "study"
+    assert launcher_from_env({"XREP_LAUNCHER": "k8s", "XREP_WORKER_IMAGE": IMAGE, "XREP_K8S_NAMESPACE": ""}).namespace == "xrep"
+    assert isinstance(launcher_from_env({"XREP_LAUNCHER": ""}), LocalWorkerLauncher)
+
+
+def test_the_local_launcher_runs_its_configured_processes_whatever_the_profile():
+    assert LocalWorkerLauncher(processes=2).worker_processes(PRETRAIN_WORKER, PROFILES["paper"]) == 2
+    assert LocalWorkerLauncher().worker_processes(PRETRAIN_WORKER, PROFILES["paper"]) == 1
 
 
 def test_the_k8s_launcher_without_an_image_is_an_error():

@@ -6,6 +6,7 @@ The runs use the tiny profile without checkpoints (corpora -> allocation -> toke
 ~10 s each) with all state in a temporary XREP_HOME and an ephemeral Dagster instance."""
 
 import dataclasses
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -195,6 +196,7 @@ def test_cli_profile_replaces_only_the_profile_and_keeps_the_environment_sources
     monkeypatch.setattr(orchestration, "run_study", lambda settings, **kwargs: calls.append(settings))
     monkeypatch.setattr(cli, "cmd_report", lambda args: 0)
     assert cli.main(["study", "--profile", "paper"]) == 0
+    assert os.environ["XREP_PROFILE"] == "tiny"  # the flag reaches the runs through their config only
     [settings] = calls
     assert settings.model_dump() == {
         "profile": "paper", "opus_mirror": "/data/opus", "xglue_dir": "/data/xglue_full_dataset", "xglue_dataset": "org/xglue"

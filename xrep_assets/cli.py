@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
 
+from xrep_assets.environment import PROFILE_ENV_VAR
 from xrep_assets.paths import default_warehouse_path, ensure_dagster_home
-from xrep_assets.profiles import PROFILE_ENV_VAR, PROFILES
-
-
-def _prepare_environment(profile: str | None) -> None:
-    """DAGSTER_HOME defaults to `var/dagster_home` so `dagster dev` shows the runs afterwards."""
-    ensure_dagster_home()
-    if profile:
-        # Only for the launcher, which sizes worker pods by XREP_PROFILE when the definitions load;
-        # the assets get the profile and its sources from the run config (`run_study`).
-        os.environ[PROFILE_ENV_VAR] = profile
+from xrep_assets.profiles import PROFILES
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    _prepare_environment(args.profile)
+    ensure_dagster_home()  # `var/dagster_home` by default, so `dagster dev` shows the runs afterwards
     from xrep_assets.orchestration import run_study  # imports Dagster and the definitions
     from xrep_assets.resources import default_study_settings
 
     start = time.perf_counter()
     # The sources (XREP_OPUS_MIRROR, XREP_XGLUE_DIR, XREP_XGLUE_DATASET) come from the environment;
-    # --profile replaces only the profile.
+    # --profile replaces only the profile. Every run gets these settings in its config, and the
+    # worker pods are sized by them.
     run_study(default_study_settings(args.profile), log=lambda msg: print(msg, flush=True))
     print(f"\nstudy finished in {time.perf_counter() - start:.0f} s\n", flush=True)
     return cmd_report(args)
@@ -76,9 +68,9 @@ def cmd_evaluate_predictions(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     """Prints what the study would run and cost under a profile; runs nothing."""
     from xrep_assets.plan import format_plan, plan_json, study_plan
-    from xrep_assets.profiles import resolve_profile
+    from xrep_assets.resources import default_study_settings
 
-    plan = study_plan(resolve_profile(args.profile or profile_name_from_env()))
+    plan = study_plan(default_study_settings(args.profile).resolved())
     print(plan_json(plan) if args.format == "json" else format_plan(plan))
     return 0
 

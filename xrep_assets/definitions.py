@@ -16,6 +16,7 @@ from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_b
 from xrep_assets.corpora.checks import CORPUS_CHECKS
 from xrep_assets.corpora.partitions import corpus_pair_partitions
 from xrep_assets.corpora.resources import OpusSource
+from xrep_assets.environment import ARTIFACTS_REMOTE_ENV_VAR, HUB_DIR_ENV_VAR, env_value
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_partitions
@@ -39,11 +40,13 @@ STUDY_JOBS = (corpora_job, allocation_job, tokenizer_job, checkpoint_job, scores
 
 
 def default_resources() -> dict[str, object]:
+    """The resources as the environment configures them (`environment.py`); a run's config may
+    replace the `study` resource, whose profile then also sizes the worker pods."""
     return {
         "study": default_study_settings(),
-        "artifacts": ArtifactStore(root=str(default_artifacts_dir()), remote=dg.EnvVar("XREP_ARTIFACTS_REMOTE").get_value() or None),
+        "artifacts": ArtifactStore(root=str(default_artifacts_dir()), remote=env_value(ARTIFACTS_REMOTE_ENV_VAR)),
         "opus": OpusSource(cache_dir=str(default_artifacts_dir() / "opus_cache")),
-        "hub": HubSource(local_dir=dg.EnvVar("XREP_HUB_DIR").get_value()),
+        "hub": HubSource(local_dir=env_value(HUB_DIR_ENV_VAR)),
         "hub_api": HubApi(),
         "launcher": launcher_from_env(),
         "warehouse": DuckDBWarehouse(path=str(default_warehouse_path())),

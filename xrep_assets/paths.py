@@ -15,6 +15,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
+from xrep_assets.environment import ARTIFACTS_DIR_ENV_VAR, HOME_ENV_VAR, env_value
 from xrep_assets.errors import XrepError
 
 # The source checkout when the package runs from one (editable install, tests); in a wheel install,
@@ -37,7 +38,7 @@ def sql_dir() -> Path:
 
 def xrep_home() -> Path:
     """Root of artifacts, the warehouse and the Dagster instance: `XREP_HOME`, else `./var`."""
-    return Path(os.environ.get("XREP_HOME") or Path.cwd() / "var").resolve()
+    return Path(env_value(HOME_ENV_VAR) or Path.cwd() / "var").resolve()
 
 
 def default_dagster_home() -> Path:
@@ -46,7 +47,7 @@ def default_dagster_home() -> Path:
 
 def default_artifacts_dir() -> Path:
     """`XREP_ARTIFACTS_DIR` (in Kubernetes the shared volume, /artifacts), else `$XREP_HOME/artifacts`."""
-    return Path(os.environ.get("XREP_ARTIFACTS_DIR", xrep_home() / "artifacts")).resolve()
+    return Path(env_value(ARTIFACTS_DIR_ENV_VAR) or xrep_home() / "artifacts").resolve()
 
 
 def default_warehouse_path() -> Path:

@@ -2,12 +2,13 @@
 
 `tiny` runs the whole study on a laptop CPU in minutes on the shipped fixtures; `paper` uses the OPUS
 downloads, the official XGLUE archive and the study's model sizes. One setting selects it: the
-`XREP_PROFILE` environment variable, or the `profile` field of the `study` resource in run config.
+`profile` field of the `study` resource (`resources.StudySettings`), which run config may set and
+whose default is the `XREP_PROFILE` environment variable; the assets, and through them the worker
+pods' sizes, follow it.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from xrep_assets.study import (
     Recipe,
 )
 
-PROFILE_ENV_VAR = "XREP_PROFILE"
 DEFAULT_PROFILE = "tiny"
 
 
@@ -131,10 +131,6 @@ PROFILES: dict[str, Profile] = {
         threads=None,  # the GPU does the arithmetic; the CPU threads only feed it
     ),
 }
-
-
-def profile_name_from_env() -> str:
-    return os.environ.get(PROFILE_ENV_VAR, DEFAULT_PROFILE)
 
 
 def resolve_profile(

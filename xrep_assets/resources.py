@@ -5,20 +5,24 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 
 from xrep_assets.artifacts import pull_artifact, upload_dir, upload_file
-from xrep_assets.profiles import Profile, profile_name_from_env, resolve_profile
+from xrep_assets.environment import OPUS_MIRROR_ENV_VAR, PROFILE_ENV_VAR, XGLUE_DATASET_ENV_VAR, XGLUE_DIR_ENV_VAR, env_value
+from xrep_assets.profiles import DEFAULT_PROFILE, Profile, resolve_profile
 
 
 class StudySettings(dg.ConfigurableResource):
-    """Selects the profile (`tiny` or `paper`) and, optionally, local sources that replace its defaults."""
+    """Selects the profile (`tiny` or `paper`) and, optionally, local sources that replace its defaults.
 
-    profile: str = "tiny"
+    The one channel of the profile: every asset resolves it here, and the assets that launch a worker
+    pass the resolved profile to the launcher, which sizes the pod by it."""
+
+    profile: str = DEFAULT_PROFILE
     opus_mirror: str | None = None
     xglue_dir: str | None = None
     xglue_dataset: str | None = None  # a hub dataset (or local folder) with the `xglue` script's configs
@@ -91,14 +95,15 @@ class ArtifactStore(dg.ConfigurableResource):
             upload_dir(self.remote, parts, final)
 
 
-def default_study_settings(profile: str | None = None) -> StudySettings:
+def default_study_settings(profile: str | None = None, environ: Mapping[str, str] | None = None) -> StudySettings:
     """The profile from `XREP_PROFILE` (or `profile`, e.g. `xrep study --profile`, which changes only
-    the profile); `XREP_OPUS_MIRROR`, `XREP_XGLUE_DIR` and `XREP_XGLUE_DATASET` override its sources."""
+    the profile); `XREP_OPUS_MIRROR`, `XREP_XGLUE_DIR` and `XREP_XGLUE_DATASET` override its sources.
+    `environ` defaults to this process's environment."""
     return StudySettings(
-        profile=profile or profile_name_from_env(),
-        opus_mirror=os.environ.get("XREP_OPUS_MIRROR"),
-        xglue_dir=os.environ.get("XREP_XGLUE_DIR"),
-        xglue_dataset=os.environ.get("XREP_XGLUE_DATASET"),
+        profile=profile or env_value(PROFILE_ENV_VAR, environ) or DEFAULT_PROFILE,
+        opus_mirror=env_value(OPUS_MIRROR_ENV_VAR, environ),
+        xglue_dir=env_value(XGLUE_DIR_ENV_VAR, environ),
+        xglue_dataset=env_value(XGLUE_DATASET_ENV_VAR, environ),
     )
 
 

@@ -169,11 +169,11 @@ def _train(
     launcher: WorkerLauncher,
 ) -> dg.MaterializeResult:
     with artifacts.writing_dir(*checkpoint_parts(key)) as tmp:
-        processes = launcher.worker_processes(PRETRAIN_WORKER)
+        processes = launcher.worker_processes(PRETRAIN_WORKER, profile)
         spec = pretrain_spec(key, objective, init_from, config, profile, artifacts, tmp, processes)
         spec_path = spec.write(Path(spec.work_dir) / "spec.json")
         context.log.info(f"pretraining {key} ({objective}) with {spec_path}")
-        reported = launcher.launch(context, PRETRAIN_WORKER, spec_path)
+        reported = launcher.launch(context, PRETRAIN_WORKER, spec_path, profile)
         if not (tmp / "config.json").exists():
             raise XrepError(f"the pretraining worker for {key} ended without writing a checkpoint to {tmp}")
         log = json.loads((tmp / TRAINING_LOG).read_text(encoding="utf-8"))

@@ -104,10 +104,11 @@ def task_scores(
     every task language available, for each seed. The scoring worker (evaluation/scoring.py) does the
     work, in a subprocess or a pod; it writes one score file per protocol."""
     keys = context.partition_key.keys_by_dimension
-    spec = score_spec(keys["checkpoint"], keys["task"], config, study.resolved(), artifacts, context.run_id)
+    profile = study.resolved()
+    spec = score_spec(keys["checkpoint"], keys["task"], config, profile, artifacts, context.run_id)
     spec_path = spec.write(artifacts.path("specs", "scores", f"{spec.checkpoint}__{spec.task}__{context.run_id}.json"))
     context.log.info(f"scoring {spec.checkpoint} on {spec.task} ({', '.join(spec.protocols)}) with {spec_path}")
-    reported = launcher.launch(context, SCORE_WORKER, spec_path)
+    reported = launcher.launch(context, SCORE_WORKER, spec_path, profile)
     metadata = dict(reported.metadata or {})
     report = metadata["at_chance"].value if "at_chance" in metadata else []
     kept = still_at_chance(report)

@@ -24,10 +24,12 @@ from xrep_assets.execution.pods import (
     worker_pod_labels,
     worker_pod_spec,
 )
+from xrep_assets.profiles import Profile
 
 
 class K8sWorkerLauncher(WorkerLauncher):
-    """Runs each heavy step in its own pod, sized by the step's entry in `pods.STEP_RESOURCES`.
+    """Runs each heavy step in its own pod, sized by the step's entry in `pods.STEP_RESOURCES` for the
+    run's profile (the one the asset passes, from its `study` resource).
 
     The spec file must be on the artifact volume, which the Dagster run mounts at the same path as
     the pod (`artifacts_mount_path`).
@@ -35,7 +37,6 @@ class K8sWorkerLauncher(WorkerLauncher):
 
     image: str = Field(description="the worker image (xrep installed, `python` on its PATH)")
     namespace: str = "xrep"
-    profile: str = Field(default="paper", description="selects the pod sizes and is passed to the pod as XREP_PROFILE")
     image_pull_policy: str = "IfNotPresent"
     service_account: str = "xrep-worker"
     node_selector: dict[str, str] = {}
@@ -53,7 +54,6 @@ class K8sWorkerLauncher(WorkerLauncher):
         return ClusterSettings(
             image=self.image,
             namespace=self.namespace,
-            profile=self.profile,
             image_pull_policy=self.image_pull_policy,
             service_account=self.service_account,
             node_selector=dict(self.node_selector),
@@ -71,15 +71,15 @@ class K8sWorkerLauncher(WorkerLauncher):
             poll_interval=self.poll_interval,
         )
 
-    def worker_processes(self, module: str) -> int:
-        return step_resources(module, self.profile).processes
+    def worker_processes(self, module: str, profile: Profile) -> int:
+        return step_resources(module, profile.name).processes
 
-    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path) -> dg.MaterializeResult:
+    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.MaterializeResult:
         settings = self.cluster_settings()
         spec_path = spec_in_volume(spec, settings.artifacts_mount_path)
-        resources = step_resources(module, self.profile)
+        resources = step_resources(module, profile.name)
         command = worker_pod_command(module, spec_path, resources)
-        context.log.info(f"launching {module} in a pod: {resources}, image {self.image}, namespace {self.namespace}")
+        context.log.info(f"launching {module} in a pod sized for {profile.name}: {resources}, image {self.image}, namespace {self.namespace}")
         invocation = self.pipes_client().run(
             context=context,
             image=self.image,

@@ -14,6 +14,7 @@ import dagster as dg
 
 from xrep_assets.errors import XrepError
 from xrep_assets.execution.commands import worker_command
+from xrep_assets.profiles import Profile
 
 # OpenMP threads that spin while they wait steal the cores from each other on a shared machine: a
 # probe head's step took 100x longer (benchmarks/README.md). An explicit setting wins.
@@ -25,12 +26,16 @@ class LauncherError(XrepError):
 
 
 class WorkerLauncher(dg.ConfigurableResource):
-    """Runs a worker module on a spec file and returns what the worker reported."""
+    """Runs a worker module on a spec file and returns what the worker reported.
 
-    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path) -> dg.MaterializeResult:
+    `profile` is the run's, resolved from its `study` resource: a launcher that sizes the worker's
+    machine (a pod) sizes it for that profile, so the pods follow the run's config, never a setting
+    of their own."""
+
+    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.MaterializeResult:
         raise NotImplementedError
 
-    def worker_processes(self, module: str) -> int:
+    def worker_processes(self, module: str, profile: Profile) -> int:
         """How many processes (DDP ranks) run `module`'s worker: a spec divides its batch by it."""
         raise NotImplementedError
 
@@ -40,10 +45,10 @@ class LocalWorkerLauncher(WorkerLauncher):
 
     processes: int = 1
 
-    def worker_processes(self, module: str) -> int:
+    def worker_processes(self, module: str, profile: Profile) -> int:
         return self.processes
 
-    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path) -> dg.MaterializeResult:
+    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.MaterializeResult:
         client = dg.PipesSubprocessClient(env=WORKER_ENV)
         command = worker_command(module, spec, self.processes)
         return client.run(context=context, command=command).get_materialize_result()

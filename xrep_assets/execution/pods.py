@@ -11,17 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath, PurePosixPath
 
+from xrep_assets.environment import ARTIFACTS_DIR_ENV_VAR
 from xrep_assets.errors import XrepError
 from xrep_assets.execution.commands import worker_command
-from xrep_assets.profiles import PROFILE_ENV_VAR
 
 PRETRAIN_WORKER = "xrep_assets.workers.pretrain"
 SCORE_WORKER = "xrep_assets.workers.score"
 TOKENIZE_WORKER = "xrep_assets.workers.tokenize"
 
-# The workers read every path from their spec; in the run pods `paths.default_artifacts_dir` reads
-# this variable, so the Dagster side and the workers share one artifact root (the volume).
-ARTIFACTS_DIR_ENV_VAR = "XREP_ARTIFACTS_DIR"
 HF_TOKEN_ENV_VAR = "HF_TOKEN"  # the variable `HubSource.token_env_var` reads by default
 GPU_RESOURCE = "nvidia.com/gpu"
 # GPU nodes are tainted so that only pods asking for GPUs land there (the NVIDIA device plugin's
@@ -93,7 +90,6 @@ class ClusterSettings:
 
     image: str
     namespace: str = "xrep"
-    profile: str = "paper"
     image_pull_policy: str = "IfNotPresent"
     service_account: str = "xrep-worker"
     node_selector: Mapping[str, str] = field(default_factory=dict)
@@ -133,8 +129,9 @@ def worker_pod_spec(resources: StepResources, settings: ClusterSettings, command
     quantities = {"cpu": resources.cpu, "memory": resources.memory}
     if resources.gpus:
         quantities[GPU_RESOURCE] = str(resources.gpus)
+    # The worker reads the run's settings, profile included, from its spec; the pod's environment
+    # holds only the deployment's: the artifact root (the volume, as `paths` reads it) and the token.
     env = [
-        {"name": PROFILE_ENV_VAR, "value": settings.profile},
         {"name": ARTIFACTS_DIR_ENV_VAR, "value": settings.artifacts_mount_path},
         # Optional: public checkpoints download without a token.
         {

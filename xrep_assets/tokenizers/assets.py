@@ -22,4 +22,4 @@ def joint_tokenizer(
     spec = TokenizeSpec(str(artifacts.path()), profile.tokenizer_vocab_size, profile.tokenizer_sample_alpha,
                         artifacts.remote)
     spec_path = spec.write(artifacts.path("specs", "tokenizer", f"{context.run_id}.json"))
-    return launcher.launch(context, TOKENIZE_WORKER, spec_path)
+    return launcher.launch(context, TOKENIZE_WORKER, spec_path, profile)
