@@ -25,7 +25,7 @@ STAGES = ("corpora", "tokenizers", "checkpoints", "evaluation", "warehouse")
 SHARED = {
     "",  # the package itself
     "study", "profiles", "errors", "resources", "paths", "environment", "artifacts", "plots", "markdown",
-    "asset_keys", "execution", "xglue", "fixtures",
+    "asset_keys", "execution", "xglue", "fixtures", "text",
 }
 WORKERS = "workers"  # CLI entry points: may import any stage and shared module
 TOP = {"definitions", "orchestration", "cli", "plan"}  # may import anything

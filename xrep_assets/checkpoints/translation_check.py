@@ -126,7 +126,7 @@ def translate(
 def target_language_rate(translations: Sequence[str], target_lang: str) -> float:
     """The share of `translations` that the project's language ID (fastText, as `clean_bitext` uses
     it) identifies as `target_lang`; an empty translation counts as wrong."""
-    from xrep_assets.corpora.cleaning import identify_languages
+    from xrep_assets.text.langid import identify_languages
 
     if not translations:
         raise TranslationCheckError("no translations to identify")

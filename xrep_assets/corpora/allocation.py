@@ -6,7 +6,7 @@ and counts of what each step did. ``monolingual_text`` derives the LM objectives
 training frames; ``decontaminate``, ``contaminated_rows``, ``overlap``, ``reused_units`` and
 ``reused_sentences`` are what the asset checks count (each is 0 on ``allocate``'s output).
 
-**Sentence identity** (``sentence_key``): NFKC, then cleaning's ``dedup_key`` (lowercase; digits,
+**Sentence identity** (``sentence_key``): NFKC, then ``text.dedup.dedup_key`` (lowercase; digits,
 punctuation, symbols and whitespace removed), per language. Evaluation sentences become forbidden
 keys with ``forbidden_keys``, which also keeps each text's plain ``dedup_key`` so that whatever
 ``xglue.contamination.contaminated_sentences`` would flag is removed here too.
@@ -71,11 +71,10 @@ from itertools import groupby
 
 import polars as pl
 
-from xrep_assets.corpora.cleaning import TEXT_SIDES
-from xrep_assets.corpora.readers import BITEXT_SCHEMA
+from xrep_assets.corpora.readers import BITEXT_SCHEMA, TEXT_SIDES
 from xrep_assets.errors import XrepError
 from xrep_assets.study import Corpus, LanguagePair, corpus_named
-from xrep_assets.xglue.key import dedup_key
+from xrep_assets.text.dedup import dedup_key
 
 UNIT = "unit"
 ALLOCATED_SCHEMA: dict[str, pl.DataType] = {**BITEXT_SCHEMA, UNIT: pl.String()}
@@ -186,7 +185,7 @@ def movie_of(doc_id: pl.Expr) -> pl.Expr:
 
 
 def sentence_key(text: pl.Expr) -> pl.Expr:
-    """A sentence's identity for reuse and contamination: NFKC, then cleaning's ``dedup_key``
+    """A sentence's identity for reuse and contamination: NFKC, then ``text.dedup.dedup_key``
     (lowercase, no digits, punctuation, symbols or whitespace), so tokenised OPUS text (``I 'm``)
     and untokenised task text (``I'm``) meet; NFKC makes raw and cleaned text meet too."""
     return dedup_key(text.str.normalize("NFKC"))

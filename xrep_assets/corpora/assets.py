@@ -3,7 +3,7 @@
 
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
-from typing import Optional, get_type_hints
+from typing import Any, Optional, get_type_hints
 from itertools import islice
 
 import dagster as dg
@@ -33,8 +33,6 @@ from xrep_assets.xglue.sources import profile_data_source
 
 WRITE_BATCH_ROWS = 200_000  # rows per parquet row group: memory stays flat on full-size corpora
 
-_DEFAULTS = CleaningParams()
-_ALLOCATION = AllocationParams()
 READERS = {"moses": read_moses_zip, "tmx": read_tmx}
 
 
@@ -48,10 +46,15 @@ class RawBitextConfig(dg.Config):
 
 def _overrides_config(params_type: type, name: str, doc: str) -> type[dg.Config]:
     """A run-config class whose fields are the dataclass's fields, each optional (None keeps the
-    preset's value), so the thresholds are declared once, in the pure module."""
+    preset's or the dataclass's value), so the settings are declared once, in the pure module."""
     hints = get_type_hints(params_type)
     fields = {f.name: (Optional[hints[f.name]], None) for f in dataclass_fields(params_type)}
     return create_model(name, __base__=dg.Config, __doc__=doc, **fields)  # type: ignore[call-overload]
+
+
+def _overrides(config: dg.Config, *exclude: str) -> dict[str, Any]:
+    """The dataclass fields that the run config sets (not None)."""
+    return {k: v for k, v in config.model_dump(exclude=set(exclude)).items() if v is not None}
 
 
 _CleaningOverrides = _overrides_config(
@@ -69,8 +72,7 @@ class CleaningConfig(_CleaningOverrides):
         presets = {"study": CleaningParams(), "opusfilter": CleaningParams.opusfilter()}
         if self.preset not in presets:
             raise ValueError(f"unknown cleaning preset {self.preset!r}; choose one of {sorted(presets)}")
-        overrides = {k: v for k, v in self.model_dump().items() if k != "preset" and v is not None}
-        return replace(presets[self.preset], **overrides)
+        return replace(presets[self.preset], **_overrides(self, "preset"))
 
 
 @dg.asset(
@@ -151,20 +153,21 @@ def cleaned_bitext(
     )
 
 
-class AllocationConfig(dg.Config):
-    """The study's allocation (see `corpora/allocation.py`); seeded, so re-materializing reproduces it."""
+_AllocationOverrides = _overrides_config(
+    AllocationParams, "_AllocationOverrides", "Any AllocationParams field; None keeps its default."
+)
 
-    seed: int = _ALLOCATION.seed
-    block_size: int = _ALLOCATION.block_size
-    validation_rate: float = _ALLOCATION.validation_rate
-    min_validation_units: int = _ALLOCATION.min_validation_units
-    cap_to_smallest: bool = _ALLOCATION.cap_to_smallest
+
+class AllocationConfig(_AllocationOverrides):
+    """The study's allocation (see `corpora/allocation.py`), any `AllocationParams` field overridden
+    by name; seeded, so re-materializing reproduces it."""
+
     # Drop pretraining rows holding a sentence of any XGLUE test set (the profile's XGLUE source, the
     # one scoring reads); the no_test_contamination check then guards the result.
     decontaminate: bool = True
 
     def params(self) -> AllocationParams:
-        return AllocationParams(**self.model_dump(exclude={"decontaminate"}))
+        return replace(AllocationParams(), **_overrides(self, "decontaminate"))
 
 
 @dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"})

@@ -36,6 +36,8 @@ BITEXT_SCHEMA: dict[str, pl.DataType] = {
     "text_1": pl.String(),
     "text_2": pl.String(),
 }
+# Each side's text column and its language column.
+TEXT_SIDES: tuple[tuple[str, str], ...] = (("text_1", "lang_1"), ("text_2", "lang_2"))
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 FRAME_BATCH_ROWS = 100_000

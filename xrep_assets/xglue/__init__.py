@@ -4,8 +4,8 @@
 - `readers`: the task-file readers, their return types and the two sources (`ArchiveSource`,
   `HubSource`) behind `TaskSource`;
 - `sources`: `DataSource`, the serialisable choice of source, and the profile's (`profile_data_source`);
-- `key`: the contamination key (`dedup_key`), the normalisation under which two sentences are one;
-- `contamination`: the test sentences of every task, and those that occur in a pretraining text.
+- `contamination`: the test sentences of every task, and those that occur in a pretraining text
+  (under the contamination key, `text.dedup.dedup_key`).
 
 The corpora stage decontaminates against them, the evaluation stage scores on them.
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from xrep_assets.study import TASKS
-from xrep_assets.xglue.key import dedup_key
+from xrep_assets.text.dedup import dedup_key
 from xrep_assets.xglue.readers import ArchiveSource, SentenceExamples, TaskSource
 
 EVALUATION_SCHEMA = {"task": pl.String(), "lang": pl.String(), "text": pl.String()}
