@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from xrep_assets.errors import XrepError
-from xrep_assets.execution.specfiles import read_spec_fields, write_spec
+from xrep_assets.execution.specfiles import SpecFile
 from xrep_assets.profiles import ModelSize
 from xrep_assets.study import OBJECTIVES, DenoisingNoise, LanguageCodes, Recipe
 
@@ -22,7 +21,10 @@ class SpecError(XrepError):
 
 
 @dataclass(frozen=True)
-class PretrainSpec:
+class PretrainSpec(SpecFile):
+    error = SpecError
+    what = "pretraining spec"
+
     objective: str  # a key of study.OBJECTIVES
     tokenizer: str  # a directory AutoTokenizer loads
     corpus: str  # the study corpus folder: monolingual/{lang}.parquet, bitext/{pair}/train.parquet
@@ -90,23 +92,18 @@ class PretrainSpec:
     def uses_bitext(self) -> bool:
         return OBJECTIVES[self.objective].data == "bitext"
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    def write(self, path: Path) -> Path:
-        return write_spec(self, path)
-
     @classmethod
-    def read(cls, path: Path) -> "PretrainSpec":
-        raw = read_spec_fields(path, cls, SpecError, "pretraining spec")
-        raw["size"] = ModelSize(**raw["size"])
+    def decode(cls, raw: dict) -> dict:
+        raw = dict(raw)
+        if "size" in raw:
+            raw["size"] = ModelSize(**raw["size"])
         if raw.get("noise") is not None:
             raw["noise"] = DenoisingNoise(**raw["noise"])
         if "adam_betas" in raw:
             raw["adam_betas"] = tuple(raw["adam_betas"])
         for name in ("languages", "pairs", "directions"):
             raw[name] = tuple(raw.get(name, ()))
-        return cls(**raw)
+        return raw
 
     def training_identity(self) -> dict:
         """What a saved state must agree on to be resumed by this spec (not paths or log cadence)."""
