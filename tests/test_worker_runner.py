@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, DagsterPipesError
@@ -121,3 +125,18 @@ def test_the_argument_and_its_help_come_from_the_spec(monkeypatch, capsys):
         runner.run_worker("python -m greet", "Greets.", GreetSpec, greet, ["--help"])
     out = capsys.readouterr().out
     assert out.startswith("usage: python -m greet [-h] spec") and "the greeting spec (JSON) the asset wrote" in out
+
+
+def test_the_workers_run_without_dagster():
+    """A worker talks to the run through dagster-pipes only: its imports reach neither dagster nor the
+    resources (the artifact store it writes through is `artifacts.ArtifactFolder`)."""
+    workers = ("pretrain", "score", "tokenize")
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {workers!r}: importlib.import_module(f'xrep_assets.workers.{{name}}')\n"
+        "print(sorted(m for m in ('dagster', 'xrep_assets.resources') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
