@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xrep_assets.artifacts import MARKER, ArtifactStoreError, ArtifactUploadError, remote_filesystem
+from xrep_assets.artifacts import MARKER, ArtifactFolder, ArtifactStoreError, ArtifactUploadError, remote_filesystem
 from xrep_assets.resources import ArtifactStore
 
 CHECKPOINT = ("checkpoints", "mlm")
@@ -35,7 +35,7 @@ def remote(request, tmp_path) -> str:
         yield (tmp_path / "remote").as_uri()
 
 
-def write_checkpoint(store: ArtifactStore, files: dict[str, bytes] = DIR_FILES) -> Path:
+def write_checkpoint(store: ArtifactStore | ArtifactFolder, files: dict[str, bytes] = DIR_FILES) -> Path:
     with store.writing_dir(*CHECKPOINT) as tmp:
         for rel, data in files.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +155,18 @@ def test_a_fresh_store_pulls_files_and_dirs_through_path(tmp_path, remote):
     assert laptop.path(*SCORES).read_bytes() == b"scores v1"
     assert read_tree(laptop.path(*CHECKPOINT)) == DIR_FILES  # the marker stays remote
     assert leftovers(tmp_path / "laptop") == []
+
+
+def test_a_workers_folder_and_the_resource_are_one_store(tmp_path, remote):
+    """A worker writes through ArtifactFolder (no Dagster); an asset reads through the resource."""
+    pod = ArtifactFolder(str(tmp_path / "pod"), remote)
+    with pod.writing_file(*SCORES) as tmp:
+        tmp.write_bytes(b"scores v1")
+    write_checkpoint(pod)
+    run = ArtifactStore(root=str(tmp_path / "run"), remote=remote)
+    assert run.folder == ArtifactFolder(str(tmp_path / "run"), remote)
+    assert run.path(*SCORES).read_bytes() == b"scores v1"
+    assert read_tree(run.path(*CHECKPOINT)) == DIR_FILES
 
 
 def test_a_path_inside_a_remote_dir_pulls_the_whole_dir(tmp_path, remote):

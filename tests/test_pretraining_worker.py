@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from xrep_assets.checkpoints.models import ModelError, count_parameters
-from xrep_assets.checkpoints.spec import PretrainSpec, SpecError
+from xrep_assets.checkpoints.spec import PretrainSpec, PretrainSpecError
 from xrep_assets.checkpoints.streams import CorpusTooSmallError, bitext_stream
 from xrep_assets.checkpoints.training import TRAINING_LOG, TrainingDivergedError, latest_state, state_dirs, train
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
@@ -219,11 +219,11 @@ def test_a_corpus_too_small_for_one_batch_is_an_error(tmp_path, tokenizer_dir):
 
 
 def test_an_unknown_objective_is_an_error(tmp_path, corpus, tokenizer_dir):
-    with pytest.raises(SpecError, match="unknown objective 'xlm'"):
+    with pytest.raises(PretrainSpecError, match="unknown objective 'xlm'"):
         make_spec(tmp_path, corpus, tokenizer_dir, "xlm")
     spec_file = make_spec(tmp_path, corpus, tokenizer_dir).write(tmp_path / "spec.json")
     spec_file.write_text(spec_file.read_text().replace('"mlm"', '"xlm"'))
-    with pytest.raises(SpecError, match="unknown objective"):
+    with pytest.raises(PretrainSpecError, match="unknown objective"):
         PretrainSpec.read(spec_file)
 
 
@@ -253,7 +253,7 @@ def test_init_from_missing_or_of_the_wrong_architecture_is_an_error(tmp_path, co
 def test_a_state_of_another_run_is_not_resumed(tmp_path, corpus, tokenizer_dir):
     spec = make_spec(tmp_path, corpus, tokenizer_dir, "clm", steps=3)
     train(spec, log=lambda _: None)
-    with pytest.raises(SpecError, match="different run"):
+    with pytest.raises(PretrainSpecError, match="different run"):
         train(replace(spec, seed=1), log=lambda _: None)
 
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from xrep_assets.checkpoints.batches import ExampleSource, example_length
 from xrep_assets.checkpoints.models import Dropouts, architecture_for, build_model, objective_loss
 from xrep_assets.checkpoints.objectives import pack_sentences, permute_sentences, rotate
-from xrep_assets.checkpoints.spec import PretrainSpec, SpecError, recipe_fields
+from xrep_assets.checkpoints.spec import PretrainSpec, PretrainSpecError, recipe_fields
 from xrep_assets.checkpoints.training import scheduler_for
 from xrep_assets.checkpoints.vocabulary import TokenIds
 from xrep_assets.cli import main
@@ -112,7 +112,7 @@ def test_the_spec_spreads_the_recipes_gpus_over_the_pods_processes():
     assert (mlm["schedule"], mlm["max_grad_norm"], mlm["precision"], mlm["sample_break_mode"]) == ("polynomial_decay", 0.0, "fp16", "complete")
     bart = recipe_fields(scaled_recipe("mt-bart", paper), processes=8)
     assert (bart["max_tokens"], bart["batch_size"], bart["grad_accum"], bart["label_smoothing"]) == (8192, 512, 1, 0.2)
-    with pytest.raises(SpecError, match="128 GPUs, which 3 processes cannot share"):
+    with pytest.raises(PretrainSpecError, match="128 GPUs, which 3 processes cannot share"):
         recipe_fields(scaled_recipe("mlm", paper), processes=3)
 
 
@@ -220,7 +220,7 @@ def test_a_spec_laid_out_for_other_processes_is_refused(tmp_path):
         out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"), size=TINY_SIZE, steps=2, batch_size=8,
         max_length=8, learning_rate=1e-3, warmup_steps=1, world_size=8,
     )
-    with pytest.raises(SpecError, match="laid out for 8 processes, but 1 run it"):
+    with pytest.raises(PretrainSpecError, match="laid out for 8 processes, but 1 run it"):
         train(spec, log=lambda _: None)
 
 

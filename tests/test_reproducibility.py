@@ -23,7 +23,7 @@ import pytest
 from test_pretraining_worker import write_study_corpus
 
 from xrep_assets.checkpoints.assets import PretrainConfig, pretrain_spec
-from xrep_assets.checkpoints.spec import SpecError
+from xrep_assets.checkpoints.spec import PretrainSpecError
 from xrep_assets.checkpoints.store import (
     TRAINING_LOG,
     CheckpointRecord,
@@ -145,7 +145,7 @@ def test_the_revision_is_the_content_of_the_checkpoint(tmp_path):
 def test_a_thread_count_below_one_is_refused_naming_it(tmp_path):
     artifacts = ArtifactStore(root=str(tmp_path))
     spec = pretrain_spec(CHECKPOINT, CHECKPOINT, None, PretrainConfig(), TINY, artifacts, tmp_path / "out")
-    with pytest.raises(SpecError, match=r"threads must be at least 1 \(or null for torch's default\), got 0"):
+    with pytest.raises(PretrainSpecError, match=r"threads must be at least 1 \(or null for torch's default\), got 0"):
         replace(spec, threads=0)
     out = artifacts.path(*checkpoint_parts(CHECKPOINT))
     out.mkdir(parents=True)

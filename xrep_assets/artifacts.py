@@ -1,8 +1,9 @@
-"""The durable copy of the artifact store: committed artifacts mirrored to an fsspec URL and pulled back.
+"""The artifact store without Dagster: `ArtifactFolder`, its atomic writes, and its durable copy
+(committed artifacts mirrored to an fsspec URL and pulled back).
 
-Plain functions, no Dagster: `ArtifactStore` (resources.py) uploads after each local commit and pulls a
-missing artifact before handing out its path. fsspec is imported only here, inside the functions, so a
-store without a remote never pays for it.
+`ArtifactFolder` is what workers use; the `ArtifactStore` resource (resources.py) hands the assets the
+same folder. It uploads after each local commit and pulls a missing artifact before handing out its
+path. fsspec is imported only here, inside the functions, so a store without a remote never pays for it.
 
 Layout on the remote: an artifact `a/b` is the key `<remote>/a/b`. A file is uploaded to a temporary
 key and moved into place. A directory is uploaded under a temporary prefix, moved into place, and
@@ -16,7 +17,9 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -37,6 +40,61 @@ class ArtifactStoreError(XrepError):
 
 class ArtifactUploadError(ArtifactStoreError):
     """An artifact was committed locally but its upload failed: the remote has no complete copy of it."""
+
+
+@dataclass(frozen=True)
+class ArtifactFolder:
+    """A folder for corpora, tokenizers, checkpoints and score files, written atomically, optionally
+    mirrored to object storage (`remote`, an fsspec URL); `ArtifactStore` in resources.py says more.
+
+    Every writer fills a temporary sibling and renames it into place, so a failed step never leaves a
+    half-written artifact where a reader would find it.
+    """
+
+    root: str
+    remote: str | None = None
+
+    def path(self, *parts: str) -> Path:
+        """The local path of an artifact, pulled from the remote first if only the remote has it."""
+        local = self._local(*parts)
+        if self.remote and parts and not local.exists():
+            pull_artifact(self.remote, Path(self.root), parts)
+        return local
+
+    def _local(self, *parts: str) -> Path:
+        return Path(self.root).joinpath(*parts)
+
+    @contextmanager
+    def writing_file(self, *parts: str) -> Iterator[Path]:
+        final = self._local(*parts)  # not path(): a rewrite need not download the old copy
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            yield tmp
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if self.remote:
+            upload_file(self.remote, parts, final)
+
+    @contextmanager
+    def writing_dir(self, *parts: str) -> Iterator[Path]:
+        final = self._local(*parts)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+        tmp.mkdir()
+        try:
+            yield tmp
+            # A directory cannot be replaced atomically in one call: move the old one aside first.
+            old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
+            if final.exists():
+                final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if self.remote:
+            upload_dir(self.remote, parts, final)
 
 
 def remote_filesystem(url: str) -> tuple[AbstractFileSystem, str]:

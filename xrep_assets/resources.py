@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import dagster as dg
 
-from xrep_assets.artifacts import pull_artifact, upload_dir, upload_file
+from xrep_assets.artifacts import ArtifactFolder
 from xrep_assets.environment import OPUS_MIRROR_ENV_VAR, PROFILE_ENV_VAR, XGLUE_DATASET_ENV_VAR, XGLUE_DIR_ENV_VAR, env_value
 from xrep_assets.profiles import DEFAULT_PROFILE, Profile, resolve_profile
 
@@ -52,47 +49,22 @@ class ArtifactStore(dg.ConfigurableResource):
     root: str
     remote: str | None = None
 
+    @property
+    def folder(self) -> ArtifactFolder:
+        """The same store without Dagster, as the workers open it from their spec."""
+        return ArtifactFolder(self.root, self.remote)
+
     def path(self, *parts: str) -> Path:
         """The local path of an artifact, pulled from the remote first if only the remote has it."""
-        local = self._local(*parts)
-        if self.remote and parts and not local.exists():
-            pull_artifact(self.remote, Path(self.root), parts)
-        return local
+        return self.folder.path(*parts)
 
-    def _local(self, *parts: str) -> Path:
-        return Path(self.root).joinpath(*parts)
+    def writing_file(self, *parts: str) -> AbstractContextManager[Path]:
+        """A temporary path to fill; renamed to the artifact (and uploaded) when the block ends cleanly."""
+        return self.folder.writing_file(*parts)
 
-    @contextmanager
-    def writing_file(self, *parts: str) -> Iterator[Path]:
-        final = self._local(*parts)  # not path(): a rewrite need not download the old copy
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            yield tmp
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
-        if self.remote:
-            upload_file(self.remote, parts, final)
-
-    @contextmanager
-    def writing_dir(self, *parts: str) -> Iterator[Path]:
-        final = self._local(*parts)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-        tmp.mkdir()
-        try:
-            yield tmp
-            # A directory cannot be replaced atomically in one call: move the old one aside first.
-            old = final.with_name(f".{final.name}.{uuid.uuid4().hex}.old")
-            if final.exists():
-                final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if self.remote:
-            upload_dir(self.remote, parts, final)
+    def writing_dir(self, *parts: str) -> AbstractContextManager[Path]:
+        """A temporary directory to fill; renamed to the artifact (and uploaded) when the block ends cleanly."""
+        return self.folder.writing_dir(*parts)
 
 
 def default_study_settings(profile: str | None = None, environ: Mapping[str, str] | None = None) -> StudySettings:

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from xrep_assets.errors import XrepError
-from xrep_assets.execution.specfiles import read_spec_fields, write_spec
+from xrep_assets.execution.specfiles import SpecFile
 from xrep_assets.profiles import ModelSize
 from xrep_assets.study import OBJECTIVES, DenoisingNoise, LanguageCodes, Recipe
 
 
-class SpecError(XrepError):
+class PretrainSpecError(XrepError):
     """A pretraining spec that cannot run."""
 
 
 @dataclass(frozen=True)
-class PretrainSpec:
+class PretrainSpec(SpecFile):
+    error = PretrainSpecError
+    what = "pretraining spec"
+
     objective: str  # a key of study.OBJECTIVES
     tokenizer: str  # a directory AutoTokenizer loads
     corpus: str  # the study corpus folder: monolingual/{lang}.parquet, bitext/{pair}/train.parquet
@@ -73,40 +75,35 @@ class PretrainSpec:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise SpecError(f"unknown objective {self.objective!r}; known: {', '.join(OBJECTIVES)}")
+            raise PretrainSpecError(f"unknown objective {self.objective!r}; known: {', '.join(OBJECTIVES)}")
         for name in ("steps", "batch_size", "grad_accum", "save_every", "log_every", "keep_states"):
             if getattr(self, name) < 1:
-                raise SpecError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise PretrainSpecError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.threads is not None and self.threads < 1:
-            raise SpecError(f"threads must be at least 1 (or null for torch's default), got {self.threads}")
+            raise PretrainSpecError(f"threads must be at least 1 (or null for torch's default), got {self.threads}")
         if self.warmup_steps >= self.steps:
-            raise SpecError(f"warmup_steps ({self.warmup_steps}) must be below steps ({self.steps})")
+            raise PretrainSpecError(f"warmup_steps ({self.warmup_steps}) must be below steps ({self.steps})")
         if self.max_tokens is not None and self.max_tokens < self.max_length:
-            raise SpecError(f"max_tokens ({self.max_tokens}) cannot hold one sample of max_length {self.max_length}")
+            raise PretrainSpecError(f"max_tokens ({self.max_tokens}) cannot hold one sample of max_length {self.max_length}")
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise SpecError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+            raise PretrainSpecError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
 
     @property
     def uses_bitext(self) -> bool:
         return OBJECTIVES[self.objective].data == "bitext"
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    def write(self, path: Path) -> Path:
-        return write_spec(self, path)
-
     @classmethod
-    def read(cls, path: Path) -> "PretrainSpec":
-        raw = read_spec_fields(path, cls, SpecError, "pretraining spec")
-        raw["size"] = ModelSize(**raw["size"])
+    def decode(cls, raw: dict) -> dict:
+        raw = dict(raw)
+        if "size" in raw:
+            raw["size"] = ModelSize(**raw["size"])
         if raw.get("noise") is not None:
             raw["noise"] = DenoisingNoise(**raw["noise"])
         if "adam_betas" in raw:
             raw["adam_betas"] = tuple(raw["adam_betas"])
         for name in ("languages", "pairs", "directions"):
             raw[name] = tuple(raw.get(name, ()))
-        return cls(**raw)
+        return raw
 
     def training_identity(self) -> dict:
         """What a saved state must agree on to be resumed by this spec (not paths or log cadence)."""
@@ -126,7 +123,7 @@ def recipe_fields(recipe: Recipe, processes: int) -> dict:
     the pod's size (128 GPUs' worth of MLM on an 8-GPU pod: 16 micro-batches per process).
     """
     if processes < 1 or recipe.gpus % processes:
-        raise SpecError(
+        raise PretrainSpecError(
             f"the recipe's batch spans {recipe.gpus} GPUs, which {processes} processes cannot share evenly; "
             f"run it on a divisor of {recipe.gpus}"
         )

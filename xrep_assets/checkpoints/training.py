@@ -32,7 +32,7 @@ from transformers import (
 
 from xrep_assets.checkpoints.batches import ExampleSource, collate
 from xrep_assets.checkpoints.models import Dropouts, build_model, count_parameters, load_init_from, objective_loss
-from xrep_assets.checkpoints.spec import PretrainSpec, SpecError
+from xrep_assets.checkpoints.spec import PretrainSpec, PretrainSpecError
 from xrep_assets.checkpoints.store import TRAINING_LOG
 from xrep_assets.checkpoints.streams import bitext_stream, monolingual_stream
 from xrep_assets.checkpoints.vocabulary import token_ids
@@ -212,7 +212,7 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     """Trains (or resumes) the run `spec` describes and writes the Hugging Face checkpoint to `out_dir`."""
     dist_info = Distributed.from_env()
     if spec.world_size is not None and spec.world_size != dist_info.world_size:
-        raise SpecError(f"the spec's batches are laid out for {spec.world_size} processes, but {dist_info.world_size} run it")
+        raise PretrainSpecError(f"the spec's batches are laid out for {spec.world_size} processes, but {dist_info.world_size} run it")
     device = resolve_device(spec.device, dist_info.local_rank)
     if dist_info.world_size > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -248,7 +248,7 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     if start is not None:
         training = torch.load(start / "training.pt", map_location=device, weights_only=False)
         if training["identity"] != spec.training_identity():
-            raise SpecError(f"the training state in {start} belongs to a different run; remove {work_dir} to start over")
+            raise PretrainSpecError(f"the training state in {start} belongs to a different run; remove {work_dir} to start over")
         model.load_state_dict(training["model"])
         optimizer.load_state_dict(training["optimizer"])
         scheduler.load_state_dict(training["scheduler"])
@@ -276,7 +276,7 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     last_saved = start
     # spec.batch_size is the global batch: the same optimisation whatever the number of processes.
     if spec.batch_size % dist_info.world_size:
-        raise SpecError(f"batch_size {spec.batch_size} does not split over {dist_info.world_size} processes")
+        raise PretrainSpecError(f"batch_size {spec.batch_size} does not split over {dist_info.world_size} processes")
     global_batch, per_rank = spec.batch_size, spec.batch_size // dist_info.world_size
     for step in range(summary.resumed_from + 1, spec.steps + 1):
         step_loss = torch.zeros((), device=device)

@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 import torch
 
+from xrep_assets.artifacts import ArtifactFolder
 from xrep_assets.checkpoints.encoder import Encoder, language_codes_of
 from xrep_assets.evaluation.finetuning import finetune_task
 from xrep_assets.evaluation.heads import LabelSpace, majority_value
@@ -35,7 +36,6 @@ from xrep_assets.evaluation.protocols import (
 from xrep_assets.evaluation.spec import ScoreSpec
 from xrep_assets.evaluation.store import SCORE_SCHEMA, score_parts
 from xrep_assets.markdown import markdown_table
-from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import SOURCE_LANGUAGE, TASKS, Task
 from xrep_assets.xglue.readers import TaskSource
 
@@ -164,7 +164,7 @@ def score_partition(spec: ScoreSpec, log: Callable[[str], None] = print) -> Part
     encoder = Encoder(Path(spec.checkpoint_dir), device=device, max_length=max_length, lang_codes=lang_codes)
     identity = {"checkpoint": spec.checkpoint, "revision": spec.revision, "max_length": encoder.max_length,
                 "lang_codes": lang_codes}
-    store = ArtifactStore(root=spec.artifacts_root, remote=spec.artifacts_remote)
+    store = ArtifactFolder(spec.artifacts_root, spec.artifacts_remote)
     features: dict[str, TaskFeatures] = {}  # by pooling: shared by probe and linear
     versions = library_versions(device)
     summaries = []

@@ -7,13 +7,12 @@ locally or in a pod; the worker writes the score files and reports the metadata 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.protocols import check_protocol
-from xrep_assets.execution.specfiles import read_spec_fields, write_spec
+from xrep_assets.execution.specfiles import SpecFile
 from xrep_assets.study import TASKS
-from xrep_assets.xglue.sources import DataSource, DataSourceError
+from xrep_assets.xglue.sources import DataSource
 
 
 class ScoreSpecError(XrepError):
@@ -21,7 +20,10 @@ class ScoreSpecError(XrepError):
 
 
 @dataclass(frozen=True)
-class ScoreSpec:
+class ScoreSpec(SpecFile):
+    error = ScoreSpecError
+    what = "scoring spec"
+
     checkpoint: str  # the partition key (score files and the feature cache are filed under it)
     revision: str | None
     checkpoint_dir: str
@@ -57,24 +59,13 @@ class ScoreSpec:
         if self.threads is not None and self.threads < 1:
             raise ScoreSpecError(f"threads must be at least 1 (or null for torch's default), got {self.threads}")
 
-    def write(self, path: Path) -> Path:
-        return write_spec(self, path)
-
     @classmethod
-    def read(cls, path: Path) -> ScoreSpec:
-        raw = read_spec_fields(path, cls, ScoreSpecError, "scoring spec")
-        try:
-            raw["source"] = _data_source(raw["source"])
-            for name in ("protocols", "seeds"):
+    def decode(cls, raw: dict) -> dict:
+        raw = dict(raw)
+        if "source" in raw:
+            raw["source"] = DataSource(**raw["source"])
+        for name in ("protocols", "seeds"):
+            if name in raw:
                 raw[name] = tuple(raw[name])
-            return cls(**raw)
-        except (KeyError, TypeError) as err:
-            raise ScoreSpecError(f"{path}: {err}") from err
+        return raw
 
-
-def _data_source(fields: dict) -> DataSource:
-    """The spec's source; an unknown kind is a spec that cannot run."""
-    try:
-        return DataSource(**fields)
-    except DataSourceError as err:
-        raise ScoreSpecError(str(err)) from err

@@ -7,26 +7,21 @@ reads it, locally or in a pod.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from xrep_assets.errors import XrepError
-from xrep_assets.execution.specfiles import read_spec_fields, write_spec
+from xrep_assets.execution.specfiles import SpecFile
+
+
+class TokenizeSpecError(XrepError):
+    """A tokenizer spec that cannot run."""
 
 
 @dataclass(frozen=True)
-class TokenizeSpec:
+class TokenizeSpec(SpecFile):
+    error = TokenizeSpecError
+    what = "tokenizer spec"
+
     artifacts_root: str  # reads the pretraining corpus there, writes `tokenizer/`
     vocab_size: int
     sample_alpha: float
     artifacts_remote: str | None = None
-
-    def write(self, path: Path) -> Path:
-        return write_spec(self, path)
-
-    @classmethod
-    def read(cls, path: Path) -> TokenizeSpec:
-        raw = read_spec_fields(path, cls, XrepError, "tokenizer spec")
-        try:
-            return cls(**raw)
-        except TypeError as err:
-            raise XrepError(f"{path}: {err}") from err

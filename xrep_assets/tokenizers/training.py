@@ -1,17 +1,24 @@
-"""Joint sentencepiece unigram tokenizer over the pretraining languages, loadable by transformers."""
+"""Joint sentencepiece unigram tokenizer over the pretraining languages, loadable by transformers;
+`train_tokenizer` is what the tokenizer worker runs for a `TokenizeSpec`."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import polars as pl
 import sentencepiece as spm
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaTokenizer
 
+from xrep_assets.artifacts import ArtifactFolder
+from xrep_assets.corpora.store import monolingual_texts
+from xrep_assets.markdown import markdown_table
 from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES, language_token
+from xrep_assets.tokenizers.spec import TokenizeSpec
 
 TOKENIZER_PARTS = ("tokenizer",)  # where the joint tokenizer lives in the artifact store
+FERTILITY_SAMPLE = 2000  # lines per language the fertility is measured on
 
 # The special tokens that mark a segment's language in TLM and MT inputs: <ar>, <zh>, ...
 LANGUAGE_TAGS: tuple[str, ...] = tuple(language_token(lang, "iso") for lang in PRETRAINING_LANGUAGES)
@@ -80,3 +87,25 @@ def fertility(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], lang: st
     else:
         units = sum(len("".join(t.split())) for t in texts)
     return pieces / units if units else float("nan")
+
+
+def train_tokenizer(spec: TokenizeSpec, log: Callable[[str], None]) -> dict[str, object]:
+    """Trains the tokenizer on the pretraining corpus and commits it; returns the metadata the asset shows."""
+    store = ArtifactFolder(spec.artifacts_root, spec.artifacts_remote)
+    texts = monolingual_texts(store.path())
+    log(f"training a {spec.vocab_size}-piece tokenizer on {', '.join(f'{k}: {len(v)}' for k, v in sorted(texts.items()))} lines")
+    with store.writing_dir(*TOKENIZER_PARTS) as tmp:
+        tokenizer = train_joint_tokenizer(texts, tmp, spec.vocab_size, spec.sample_alpha)
+    languages = sorted(texts)
+    per_language = pl.DataFrame({
+        "language": languages,
+        "lines": [len(texts[lang]) for lang in languages],
+        "fertility": [fertility(tokenizer, texts[lang][:FERTILITY_SAMPLE], lang) for lang in languages],
+    })
+    return {
+        "vocab_size": len(tokenizer),
+        "requested_vocab_size": spec.vocab_size,
+        "path": str(store.path(*TOKENIZER_PARTS)),
+        # subwords per word (per character for Chinese)
+        "fertility": {"raw_value": markdown_table(per_language, float_precision=2), "type": "md"},
+    }
