@@ -27,21 +27,6 @@ def toy_tokenizer_dir(tmp_path_factory):
     return out
 
 
-@pytest.fixture(autouse=True)
-def _fresh_defs_state_storage():
-    """Dagster keeps the current defs-state storage in a context variable; a sensor or schedule
-    context built in one test can leave it pointing at that test's discarded instance, which breaks
-    the next Definitions a later test builds. Every test starts without one."""
-    from dagster._core.storage.defs_state.base import _current_storage
-
-    token = _current_storage.set(None)
-    yield
-    try:
-        _current_storage.reset(token)
-    except ValueError:
-        _current_storage.set(None)
-
-
 def write_hub_layout_qam(root: Path, extra_english_test: tuple[str, ...] = ()) -> Path:
     """The fixtures' QAM as a dataset folder laid out like the `xglue` script (its column and label
     names, its split names, only the `qam` config), which `datasets.load_dataset(folder, "qam")` reads
