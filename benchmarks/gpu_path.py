@@ -161,7 +161,7 @@ def write_bitext(work: Path, copies: int) -> None:
     import polars as pl
 
     from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
-    from xrep_assets.corpora.store import study_bitext_name
+    from xrep_assets.corpora.layout import study_bitext_name
     from xrep_assets.fixtures import OPUS_MIRROR
     from xrep_assets.study import CORPORA, ENGLISH_PAIRS
 

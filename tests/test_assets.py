@@ -8,7 +8,7 @@ from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.store import content_revision, read_record
+from xrep_assets.checkpoints.record import content_revision, read_record
 from xrep_assets.corpora.allocation import AllocationParams, allocate
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
@@ -16,11 +16,11 @@ from xrep_assets.corpora.cleaning import clean_bitext
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.store import read_cleaned_bitexts, read_study_bitext
+from xrep_assets.corpora.layout import read_cleaned_bitexts, read_study_bitext
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_key
-from xrep_assets.evaluation.store import score_parts
+from xrep_assets.evaluation.score_files import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.profiles import PROFILES

@@ -15,7 +15,7 @@ import pytest
 
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME, checkpoint_partitions
 from xrep_assets.evaluation.partitions import score_key, score_partitions
-from xrep_assets.evaluation.store import SCORE_SCHEMA, score_parts
+from xrep_assets.evaluation.score_files import SCORE_SCHEMA, score_parts
 from xrep_assets.plots import comparison_heatmap, per_language_bars, png_markdown
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, OBJECTIVES, TASK_KEYS, TASKS
@@ -281,7 +281,7 @@ def test_corpus_statistics_count_words_or_characters():
 
 
 def test_corpus_statistics_asset_fills_its_table(tmp_path):
-    from xrep_assets.corpora.store import study_bitext_name, study_corpus_dir
+    from xrep_assets.corpora.layout import study_bitext_name, study_corpus_dir
     from xrep_assets.study import LanguagePair
 
     path = study_corpus_dir(tmp_path) / study_bitext_name(LanguagePair("en", "fr"), "train")

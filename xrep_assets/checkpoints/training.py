@@ -33,7 +33,7 @@ from transformers import (
 from xrep_assets.checkpoints.batches import ExampleSource, collate
 from xrep_assets.checkpoints.models import Dropouts, build_model, count_parameters, load_init_from, objective_loss
 from xrep_assets.checkpoints.spec import PretrainSpec, SpecError
-from xrep_assets.checkpoints.store import TRAINING_LOG
+from xrep_assets.checkpoints.record import TRAINING_LOG
 from xrep_assets.checkpoints.streams import bitext_stream, monolingual_stream
 from xrep_assets.checkpoints.vocabulary import token_ids
 from xrep_assets.errors import XrepError

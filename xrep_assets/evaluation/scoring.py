@@ -33,7 +33,7 @@ from xrep_assets.evaluation.protocols import (
     settings_for,
 )
 from xrep_assets.evaluation.spec import ScoreSpec
-from xrep_assets.evaluation.store import SCORE_SCHEMA, score_parts
+from xrep_assets.evaluation.score_files import SCORE_SCHEMA, score_parts
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import SOURCE_LANGUAGE, TASKS, Task

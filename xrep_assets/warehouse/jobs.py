@@ -3,7 +3,7 @@ after score files were removed, or to start a fresh warehouse file)."""
 
 import dagster as dg
 
-from xrep_assets.corpora.store import study_corpus_dir
+from xrep_assets.corpora.layout import study_corpus_dir
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.warehouse.assets import WAREHOUSE_POOL
 from xrep_assets.warehouse.corpus_statistics import study_corpus_statistics

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, DagsterPipesError, open_dagster_pipes
 
-from xrep_assets.corpora.store import monolingual_texts
+from xrep_assets.corpora.layout import monolingual_texts
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.tokenizers.spec import TokenizeSpec
