@@ -252,12 +252,12 @@ def train_objective(
 
     from xrep_assets.checkpoints.batches import collate
     from xrep_assets.checkpoints.models import IGNORE_INDEX, architecture_for, build_model, count_parameters
-    from xrep_assets.checkpoints.training import LossModule, micro_batch_generator, optimizer_for, resolve_device
+    from xrep_assets.checkpoints.training import LossModule, micro_batch_generator, optimizer_for, rank_device
     from xrep_assets.study import RECIPES
 
     batch_size, mean_example = batch_size_for(args, work, objective, tokenizer, ids, tokens_per_step)
     spec = make_spec(args, work, objective, batch_size, args.device)
-    device = resolve_device(spec.device, 0)
+    device = rank_device(spec.device, 0)
     two_stack = architecture_for(objective).two_stack
 
     began = time.perf_counter()

@@ -12,7 +12,7 @@ from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
 from xrep_assets.xglue.layout import HUB_CONFIGS, task_file
 from xrep_assets.xglue.readers import (
     ArchiveSource,
-    HubSource,
+    HubDatasetSource,
     SentenceExamples,
     TaggedSentences,
     load_task_split,
@@ -438,7 +438,7 @@ def test_task_sources_share_one_interface(tmp_path):
     write_task_file(tmp_path, "QAM", "fr", "test", "q\ta\t1\n")
     archive = ArchiveSource(tmp_path)
     qam = hub_dataset("qam", "test.fr", {"question": ["q"], "answer": ["a"], "label": [1]})
-    hub = HubSource("someone/xglue", preloaded={"qam": qam})
+    hub = HubDatasetSource("someone/xglue", preloaded={"qam": qam})
     for source in (archive, hub):
         assert source.has("QAM", "fr", "test") and not source.has("QAM", "de", "test")
         assert rows(source.load("QAM", "fr", "test")) == [("q", "a", "1", 0)]

@@ -103,7 +103,9 @@ class LossModule(torch.nn.Module):
         return objective_loss(self.objective, self.model, batch, self.label_smoothing)
 
 
-def resolve_device(requested: str, local_rank: int) -> torch.device:
+def rank_device(requested: str, local_rank: int) -> torch.device:
+    """This process's device: `auto` takes CUDA when present, and `cuda` is the GPU of this torchrun
+    rank (scoring, one process, names its device with `evaluation.scoring.resolve_device`)."""
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda":
@@ -213,7 +215,7 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     dist_info = Distributed.from_env()
     if spec.world_size is not None and spec.world_size != dist_info.world_size:
         raise SpecError(f"the spec's batches are laid out for {spec.world_size} processes, but {dist_info.world_size} run it")
-    device = resolve_device(spec.device, dist_info.local_rank)
+    device = rank_device(spec.device, dist_info.local_rank)
     if dist_info.world_size > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if spec.threads:

@@ -85,6 +85,8 @@ def library_versions(device: str = "cpu") -> str:
 
 
 def resolve_device(device: str) -> str:
+    """The scoring device's name: `auto` takes CUDA when present. Scoring runs in one process, so
+    unlike pretraining (`checkpoints.training.rank_device`) there is no rank to place."""
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 

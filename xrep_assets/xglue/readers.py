@@ -16,7 +16,7 @@ Two return types:
 
 Two sources give the same types behind one interface (`TaskSource`): the official archive on disk
 (`ArchiveSource`, `load_task_split`) and a Hugging Face dataset with the `xglue` script's configs,
-columns and splits (`HubSource`, `load_task_split_from_hub`).
+columns and splits (`HubDatasetSource`, `load_task_split_from_hub`).
 
 Files are streamed line by line in binary and decoded per line, so only `\\n` ends a line: the
 XGLUE texts contain quotes (hence no csv quoting) and may contain lone `\\r` or Unicode line
@@ -502,7 +502,7 @@ class ArchiveSource:
 
 
 @dataclass(frozen=True)
-class HubSource:
+class HubDatasetSource:
     """A hub dataset laid out like the `xglue` script; `preloaded` maps a config name to its
     `DatasetDict` (tests, offline copies) and is used instead of downloading that config."""
 
