@@ -34,7 +34,8 @@ from xrep_assets.checkpoints.hub_watch import (
 )
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME, checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubApi, HubError, HubSource, HubUnavailableError, hub_token
-from xrep_assets.checkpoints.sensors import hub_revisions_sensor, recorded_revision, weekly_hub_reevaluation
+from xrep_assets.checkpoints.schedules import recorded_revision, weekly_hub_reevaluation
+from xrep_assets.checkpoints.sensors import hub_revisions_sensor
 from xrep_assets.evaluation.partitions import score_key, score_partitions
 from xrep_assets.evaluation.sensors import HUB_RESCORE_CONDITION
 from xrep_assets.study import HUB_CHECKPOINTS, HUB_WATCH_RULES, OBJECTIVES, TASK_KEYS, CatalogError

@@ -22,7 +22,6 @@ from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, OBJECTIVES
 from xrep_assets.warehouse.assets import corpus_statistics, cross_lingual_comparison, warehouse_scores
 from xrep_assets.warehouse.catalog_tables import checkpoint_rows
 from xrep_assets.warehouse.corpus_statistics import side_statistics
-from xrep_assets.warehouse.jobs import warehouse_rebuild_job
 from xrep_assets.warehouse.loading import partition_load, rebuild_tables, training_run_ids
 from xrep_assets.warehouse.report import report, vs_published_table
 from xrep_assets.warehouse.resources import DuckDBWarehouse, WarehouseError
@@ -239,6 +238,8 @@ def test_the_warehouse_is_rebuilt_from_the_score_files(tmp_path):
     wh.rebuild(rebuild_tables(None, tmp_path))
     assert wh.query("SELECT count(*) AS n FROM scores").item() == rows.height
     assert by_checkpoint(wh.query("SELECT * FROM comparison"))["mBART-50"]["Average"] == 67.5
+
+    from xrep_assets.definitions import warehouse_rebuild_job
 
     wh.replace_partition("mbart-50", "NC", rows.head(0))  # rows lost from the warehouse...
     result = warehouse_rebuild_job.execute_in_process(
