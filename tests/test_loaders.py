@@ -10,6 +10,7 @@ import pytest
 from xrep_assets.errors import TaskDataError
 from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
 from xrep_assets.xglue.layout import HUB_CONFIGS, task_file
+from xrep_assets.study import CatalogError
 from xrep_assets.xglue.readers import (
     ArchiveSource,
     HubDatasetSource,
@@ -66,11 +67,11 @@ def test_task_file_follows_the_official_archive(task_key, lang, split, relative)
 
 
 def test_task_file_rejects_languages_and_splits_xglue_does_not_have():
-    with pytest.raises(ValueError):
+    with pytest.raises(CatalogError, match="training data only in 'en'"):
         task_file(Path("/x"), "NER", "de", "train")  # English-only training data
-    with pytest.raises(ValueError):
+    with pytest.raises(CatalogError, match="QAM has no language 'es'"):
         task_file(Path("/x"), "QAM", "es", "dev")  # QAM has en, de, fr
-    with pytest.raises(ValueError):
+    with pytest.raises(CatalogError, match="unknown split 'valid'"):
         task_file(Path("/x"), "QAM", "de", "valid")  # type: ignore[arg-type]
 
 
@@ -427,7 +428,7 @@ def test_hub_errors_name_the_split_and_row():
     no_split = r"\[qam/validation\.de\]: no split 'validation\.de'; the dataset has test\.de"
     with pytest.raises(TaskDataError, match=no_split):
         load_task_split_from_hub("someone/xglue", "QAM", "de", "dev", dataset=dataset)
-    with pytest.raises(ValueError, match="only in 'en'"):
+    with pytest.raises(CatalogError, match="only in 'en'"):
         load_task_split_from_hub("someone/xglue", "QAM", "de", "train", dataset=dataset)
     wrong = hub_dataset("paws-x", "test.de", {"sentence1": ["a"], "sentence2": ["b"], "label": [1]})
     with pytest.raises(TaskDataError, match=r"missing columns \['question', 'answer'\]"):
