@@ -18,6 +18,13 @@ TOY_TEXTS = {
 }
 
 
+def load_tokenizer(path: Path):
+    """A tokenizer folder (the joint tokenizer's, a checkpoint's) as AutoTokenizer loads it."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
 @pytest.fixture(scope="session")
 def toy_tokenizer_dir(tmp_path_factory):
     from xrep_assets.tokenizers.training import train_joint_tokenizer

@@ -27,13 +27,13 @@ from xrep_assets.profiles import PROFILES
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
 from xrep_assets.tokenizers.assets import joint_tokenizer
-from xrep_assets.tokenizers.training import LANGUAGE_TAGS, load_tokenizer
+from xrep_assets.tokenizers.training import LANGUAGE_TAGS
 from xrep_assets.warehouse.assets import cross_lingual_comparison, warehouse_scores
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 from xrep_assets.xglue.layout import task_file
 from xrep_assets.xglue.readers import load_task_split
 
-from conftest import SHARED_DATA, requires_shared
+from conftest import SHARED_DATA, load_tokenizer, requires_shared
 
 
 def resources_for(root, opus_mirror=None):

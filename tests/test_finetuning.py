@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformers import BartConfig, BartModel, BertConfig, BertModel, GPT2Config, GPT2Model
 
+from conftest import load_tokenizer
 from xrep_assets.checkpoints.encoder import Encoder
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.record import CheckpointRecord, write_record
@@ -22,7 +23,6 @@ from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import TASKS
-from xrep_assets.tokenizers.training import load_tokenizer
 from xrep_assets.xglue.layout import task_file
 from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from conftest import write_hub_layout_qam
+from conftest import load_tokenizer, write_hub_layout_qam
 
 from xrep_assets.checkpoints.encoder import Encoder, EncoderError, token_budget_batches
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
@@ -27,7 +27,6 @@ from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import TASKS
-from xrep_assets.tokenizers.training import load_tokenizer
 from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences, load_task_split
 from xrep_assets.xglue.sources import DataSource, DataSourceError
 

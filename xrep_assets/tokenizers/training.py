@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import sentencepiece as spm
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaTokenizer
+from transformers import PreTrainedTokenizerBase, XLMRobertaTokenizer
 
 from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES, language_token
 
@@ -66,10 +66,6 @@ def train_joint_tokenizer(
     tokenizer = XLMRobertaTokenizer.from_pretrained(str(out_dir), additional_special_tokens=list(LANGUAGE_TAGS))
     tokenizer.save_pretrained(str(out_dir))
     return tokenizer
-
-
-def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(str(path))
 
 
 def fertility(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], lang: str) -> float:
