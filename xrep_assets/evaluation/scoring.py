@@ -198,7 +198,7 @@ def score_partition(spec: ScoreSpec, log: Callable[[str], None] = print) -> Part
 # What the asset shows: metadata as dagster-pipes carries it (raw values, or {"raw_value", "type"})
 
 
-def per_language_table(task: Task, scores: pl.DataFrame) -> pl.DataFrame:
+def language_score_table(task: Task, scores: pl.DataFrame) -> pl.DataFrame:
     """The catalog metric per test language: mean and std over seeds (other metrics stay in the file)."""
     return (
         scores.filter(pl.col("metric") == task.metric)
@@ -229,7 +229,7 @@ def partition_metadata(spec: ScoreSpec, summary: PartitionSummary) -> dict[str, 
     }
     dev_column = f"{spec.selection} {task.metric}"
     for index, protocol in enumerate(summary.protocols):
-        per_language = per_language_table(task, protocol.scores)
+        per_language = language_score_table(task, protocol.scores)
         average = float(per_language[task.metric].mean()) if per_language.height else float("nan")
         if index == 0:
             metadata["task_average"] = average
