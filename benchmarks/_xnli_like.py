@@ -114,13 +114,13 @@ def word_stream(lines: list[str]) -> list[str]:
 def build_checkpoint(folder: Path, texts: dict[str, list[str]], size: ModelSize) -> Path:
     """The tokenizer and a seeded random BERT of `size`, saved in `folder` as a checkpoint."""
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from xrep_assets.tokenizers.training import load_tokenizer, train_joint_tokenizer
+    from xrep_assets.tokenizers.training import train_joint_tokenizer
 
     tokenizer_dir = folder / "tokenizer"
     train_joint_tokenizer(texts, tokenizer_dir, vocab_size=8000, alpha=0.3, seed=SEED)  # the fixture fills ~700
-    tokenizer = load_tokenizer(tokenizer_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     checkpoint = folder / "checkpoint"
     torch.manual_seed(SEED)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=size.hidden, num_hidden_layers=size.layers,

@@ -161,7 +161,7 @@ def write_bitext(work: Path, copies: int) -> None:
     import polars as pl
 
     from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
-    from xrep_assets.corpora.store import study_bitext_name
+    from xrep_assets.corpora.layout import study_bitext_name
     from xrep_assets.fixtures import OPUS_MIRROR
     from xrep_assets.study import CORPORA, ENGLISH_PAIRS
 
@@ -252,12 +252,12 @@ def train_objective(
 
     from xrep_assets.checkpoints.batches import collate
     from xrep_assets.checkpoints.models import IGNORE_INDEX, architecture_for, build_model, count_parameters
-    from xrep_assets.checkpoints.training import LossModule, micro_batch_generator, optimizer_for, resolve_device
+    from xrep_assets.checkpoints.training import LossModule, micro_batch_generator, optimizer_for, rank_device
     from xrep_assets.study import RECIPES
 
     batch_size, mean_example = batch_size_for(args, work, objective, tokenizer, ids, tokens_per_step)
     spec = make_spec(args, work, objective, batch_size, args.device)
-    device = resolve_device(spec.device, 0)
+    device = rank_device(spec.device, 0)
     two_stack = architecture_for(objective).two_stack
 
     began = time.perf_counter()

@@ -18,6 +18,13 @@ TOY_TEXTS = {
 }
 
 
+def load_tokenizer(path: Path):
+    """A tokenizer folder (the joint tokenizer's, a checkpoint's) as AutoTokenizer loads it."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
 @pytest.fixture(scope="session")
 def toy_tokenizer_dir(tmp_path_factory):
     from xrep_assets.tokenizers.training import train_joint_tokenizer
@@ -25,21 +32,6 @@ def toy_tokenizer_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tokenizer")
     train_joint_tokenizer(TOY_TEXTS, out, vocab_size=150, alpha=0.3)
     return out
-
-
-@pytest.fixture(autouse=True)
-def _fresh_defs_state_storage():
-    """Dagster keeps the current defs-state storage in a context variable; a sensor or schedule
-    context built in one test can leave it pointing at that test's discarded instance, which breaks
-    the next Definitions a later test builds. Every test starts without one."""
-    from dagster._core.storage.defs_state.base import _current_storage
-
-    token = _current_storage.set(None)
-    yield
-    try:
-        _current_storage.reset(token)
-    except ValueError:
-        _current_storage.set(None)
 
 
 def write_hub_layout_qam(root: Path, extra_english_test: tuple[str, ...] = ()) -> Path:

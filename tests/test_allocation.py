@@ -12,15 +12,14 @@ from xrep_assets.corpora.allocation import (
     ALLOCATED_SCHEMA,
     STAT_NAMES,
     AllocationError,
+    UNIT,
     AllocationParams,
     allocate,
-    contaminated_rows,
+    contamination_mask,
     decontaminate,
     forbidden_keys,
     monolingual_text,
     overlap,
-    reused_sentences,
-    reused_units,
     seeded_hash,
     sentence_key,
     unit_id,
@@ -55,6 +54,36 @@ def numbered(pair: str, n: int, start: int = 0) -> pl.DataFrame:
 
     l1, l2 = pair.split("-")
     return bitext(pair, [(f"{l1} {pair} {spelled(i)}", f"{l2} {pair} {spelled(i)}") for i in range(start, start + n)])
+
+
+# The allocation's invariants, as the tests count them (the allocation itself never needs to).
+
+
+def contaminated_rows(frame: pl.DataFrame, forbidden: pl.DataFrame) -> int:
+    """Rows of ``frame`` (bitext or monolingual) with a forbidden sentence: 0 for clean text."""
+    return int(contamination_mask(frame, forbidden).sum())
+
+
+def reused_units(frames: dict[str, pl.DataFrame]) -> int:
+    """Units that rows of more than one pair use (0 after ``allocate``); frames carry ``unit``."""
+    units = [frame.select(pl.col(UNIT), pl.lit(pair).alias("pair")) for pair, frame in frames.items()]
+    if not units:
+        return 0
+    return pl.concat(units).group_by(UNIT).agg(pl.col("pair").n_unique()).filter(pl.col("pair") > 1).height
+
+
+def reused_sentences(frames: dict[str, pl.DataFrame]) -> int:
+    """(language, normalised sentence)s that rows of more than one pair use (0 after ``allocate``)."""
+    sides = [
+        frame.select(
+            pl.col(lang_col).alias("lang"), sentence_key(pl.col(side)).alias("key"), pl.lit(pair).alias("pair")
+        )
+        for pair, frame in frames.items()
+        for side, lang_col in (("text_1", "lang_1"), ("text_2", "lang_2"))
+    ]
+    if not sides:
+        return 0
+    return pl.concat(sides).group_by("lang", "key").agg(pl.col("pair").n_unique()).filter(pl.col("pair") > 1).height
 
 
 def texts(frame: pl.DataFrame) -> set[str]:

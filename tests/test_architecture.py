@@ -320,3 +320,32 @@ def test_a_module_outside_every_layer_is_an_error(tmp_path):
     root = plant(tmp_path, {**CLEAN, "newthing/helpers.py": "from xrep_assets.study import CATALOG\n"})
     with pytest.raises(AssertionError, match="xrep_assets.newthing.helpers belongs to no layer"):
         rule_violations(root)
+
+
+# --------------------------------------------------------------------------------------------------
+# One meaning per name (ARCHITECTURE.md, Conventions)
+
+# Public classes and functions that more than one module defines on purpose, each with its reason.
+# Anything else defined twice is a reader's trap (issue 14 found two `HubSource`, two `resolve_device`).
+SHARED_NAMES = {
+    "main": "the entry point of each worker and of the CLI",
+}
+
+
+def public_definitions(root: Path) -> dict[str, list[str]]:
+    """Each public top-level class or function name -> the modules that define it."""
+    defined: dict[str, list[str]] = {}
+    for module, path in source_modules(root).items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+                defined.setdefault(node.name, []).append(module)
+    return defined
+
+
+def test_no_public_name_is_defined_in_two_modules():
+    defined = public_definitions(SOURCE_ROOT)
+    twice = {name: modules for name, modules in defined.items() if len(modules) > 1 and name not in SHARED_NAMES}
+    assert not twice, "defined in several modules (rename one; ARCHITECTURE.md, Conventions):\n" + "\n".join(
+        f"{name}: {', '.join(sorted(modules))}" for name, modules in sorted(twice.items())
+    )
+    assert all(len(defined.get(name, ())) > 1 for name in SHARED_NAMES), "a SHARED_NAMES entry is no longer shared"

@@ -8,7 +8,7 @@ from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.store import content_revision, read_record
+from xrep_assets.checkpoints.record import content_revision, read_record
 from xrep_assets.corpora.allocation import AllocationParams, allocate
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
@@ -16,24 +16,24 @@ from xrep_assets.corpora.cleaning import clean_bitext
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.store import read_cleaned_bitexts, read_study_bitext
+from xrep_assets.corpora.layout import read_cleaned_bitexts, read_study_bitext
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_key
-from xrep_assets.evaluation.store import score_parts
+from xrep_assets.evaluation.score_files import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.profiles import PROFILES
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
 from xrep_assets.tokenizers.assets import joint_tokenizer
-from xrep_assets.tokenizers.training import LANGUAGE_TAGS, load_tokenizer
+from xrep_assets.tokenizers.training import LANGUAGE_TAGS
 from xrep_assets.warehouse.assets import cross_lingual_comparison, warehouse_scores
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 from xrep_assets.xglue.layout import task_file
 from xrep_assets.xglue.readers import load_task_split
 
-from conftest import SHARED_DATA, requires_shared
+from conftest import SHARED_DATA, load_tokenizer, requires_shared
 
 
 def resources_for(root, opus_mirror=None):

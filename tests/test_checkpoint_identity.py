@@ -15,7 +15,7 @@ from xrep_assets.checkpoints.encoder import EncoderError, language_codes_for, la
 from xrep_assets.checkpoints.hub_watch import discovered_key, hub_checkpoint, is_discovered_key
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.store import (
+from xrep_assets.checkpoints.record import (
     RECORD_FILE,
     CheckpointRecord,
     CheckpointRecordError,
@@ -24,7 +24,7 @@ from xrep_assets.checkpoints.store import (
 )
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.partitions import score_key
-from xrep_assets.evaluation.store import score_parts
+from xrep_assets.evaluation.score_files import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import HUB_CHECKPOINTS

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 import torch
-from conftest import TOY_TEXTS
+from conftest import TOY_TEXTS, load_tokenizer
 from transformers import (
     AutoModel,
     BartConfig,
@@ -50,7 +50,6 @@ from xrep_assets.checkpoints.vocabulary import token_ids
 from xrep_assets.errors import XrepError
 from xrep_assets.profiles import ModelSize
 from xrep_assets.study import PRETRAINING_LANGUAGES
-from xrep_assets.tokenizers.training import load_tokenizer
 
 # Marian's tokenizer asks for sacremoses' punctuation normaliser, which these tests do not need.
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")

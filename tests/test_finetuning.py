@@ -9,20 +9,20 @@ import pytest
 import torch
 from transformers import BartConfig, BartModel, BertConfig, BertModel, GPT2Config, GPT2Model
 
+from conftest import load_tokenizer
 from xrep_assets.checkpoints.encoder import Encoder
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
-from xrep_assets.checkpoints.store import CheckpointRecord, write_record
+from xrep_assets.checkpoints.record import CheckpointRecord, write_record
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.finetuning import finetune_task, train_task_model
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation.probing import probe_task, task_features
 from xrep_assets.evaluation.protocols import TaskData, TrainingSettings
-from xrep_assets.evaluation.store import score_parts
+from xrep_assets.evaluation.score_files import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import TASKS
-from xrep_assets.tokenizers.training import load_tokenizer
 from xrep_assets.xglue.layout import task_file
 from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences
 

@@ -3,6 +3,7 @@ logic, the revisions sensor, the weekly schedule and the rescoring automation co
 
 import json
 import logging
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import dagster as dg
@@ -33,7 +34,8 @@ from xrep_assets.checkpoints.hub_watch import (
 )
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME, checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubApi, HubError, HubSource, HubUnavailableError, hub_token
-from xrep_assets.checkpoints.sensors import hub_revisions_sensor, recorded_revision, weekly_hub_reevaluation
+from xrep_assets.checkpoints.schedules import recorded_revision, weekly_hub_reevaluation
+from xrep_assets.checkpoints.sensors import hub_revisions_sensor
 from xrep_assets.evaluation.partitions import score_key, score_partitions
 from xrep_assets.evaluation.sensors import HUB_RESCORE_CONDITION
 from xrep_assets.study import HUB_CHECKPOINTS, HUB_WATCH_RULES, OBJECTIVES, TASK_KEYS, CatalogError
@@ -454,11 +456,15 @@ def record_fetch(instance, key: str, revision: str) -> None:
     instance.report_runless_asset_event(dg.AssetMaterialization(CHECKPOINT_ASSET, partition=key, metadata={"revision": revision}))
 
 
+@contextmanager
 def schedule_context(instance, fake):
-    context = dg.build_schedule_context(instance=instance, resources={"hub_api": hub_api_with(fake)})
-    captured = Captured()
-    context.log.addHandler(captured)
-    return context, captured
+    """A schedule context opened and closed in the test: it opens its own instance from the ref, which
+    sets Dagster's current defs-state storage until the context closes; one left open is closed by the
+    garbage collector at any later time, restoring a dead instance's storage under another test."""
+    with dg.build_schedule_context(instance=instance, resources={"hub_api": hub_api_with(fake)}) as context:
+        captured = Captured()
+        context.log.addHandler(captured)
+        yield context, captured
 
 
 def test_the_schedule_refetches_only_checkpoints_whose_head_moved(instance):
@@ -472,8 +478,8 @@ def test_the_schedule_refetches_only_checkpoints_whose_head_moved(instance):
 
     heads = {**registry_heads(**{"mbart-50-m2m": NEW, "mbart-50": sha("d")}), NLLB_3B: sha("e")}
     fake = FakeHfApi(heads=heads)
-    context, _ = schedule_context(instance, fake)
-    requests = weekly_hub_reevaluation(context)
+    with schedule_context(instance, fake) as (context, _):
+        requests = weekly_hub_reevaluation(context)
     assert sorted((r.partition_key, r.tags[HUB_REVISION_TAG]) for r in requests) == [
         ("facebook--nllb-200-3.3B", sha("e")), ("mbart-50-m2m", NEW),
     ]
@@ -483,10 +489,10 @@ def test_the_schedule_refetches_only_checkpoints_whose_head_moved(instance):
 
 def test_the_schedule_skips_when_nothing_changed_or_the_hub_fails(instance):
     record_fetch(instance, "mbart-50-m2m", M2M.revision)
-    context, _ = schedule_context(instance, FakeHfApi(heads=registry_heads()))
-    assert isinstance(weekly_hub_reevaluation(context), dg.SkipReason)
-    context, captured = schedule_context(instance, FakeHfApi(error=httpx2.ConnectTimeout("timed out")))
-    skipped = weekly_hub_reevaluation(context)
+    with schedule_context(instance, FakeHfApi(heads=registry_heads())) as (context, _):
+        assert isinstance(weekly_hub_reevaluation(context), dg.SkipReason)
+    with schedule_context(instance, FakeHfApi(error=httpx2.ConnectTimeout("timed out"))) as (context, captured):
+        skipped = weekly_hub_reevaluation(context)
     assert isinstance(skipped, dg.SkipReason) and "could not reach the hub" in skipped.skip_message
     assert captured.messages == [("WARNING", skipped.skip_message)]
 

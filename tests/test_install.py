@@ -34,7 +34,7 @@ SOURCES = ("pyproject.toml", "README.md", "sql", "xrep_assets")  # what k8s/Dock
 # it finds, into the default warehouse path.
 WRITE_SCORES = """
 import polars as pl
-from xrep_assets.evaluation.store import SCORE_SCHEMA
+from xrep_assets.evaluation.score_files import SCORE_SCHEMA
 from xrep_assets.paths import default_warehouse_path, sql_dir
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 

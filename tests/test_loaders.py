@@ -10,15 +10,14 @@ import pytest
 from xrep_assets.errors import TaskDataError
 from xrep_assets.evaluation.metrics import accuracy, ner_f1, xglue_pos_value
 from xrep_assets.xglue.layout import HUB_CONFIGS, task_file
+from xrep_assets.study import CatalogError
 from xrep_assets.xglue.readers import (
     ArchiveSource,
-    HubSource,
+    HubDatasetSource,
     SentenceExamples,
     TaggedSentences,
     load_task_split,
     load_task_split_from_hub,
-    read_conll_ner,
-    read_conllu,
     read_task_file,
     task_labels,
 )
@@ -66,11 +65,11 @@ def test_task_file_follows_the_official_archive(task_key, lang, split, relative)
 
 
 def test_task_file_rejects_languages_and_splits_xglue_does_not_have():
-    with pytest.raises(ValueError):
+    with pytest.raises(CatalogError, match="training data only in 'en'"):
         task_file(Path("/x"), "NER", "de", "train")  # English-only training data
-    with pytest.raises(ValueError):
+    with pytest.raises(CatalogError, match="QAM has no language 'es'"):
         task_file(Path("/x"), "QAM", "es", "dev")  # QAM has en, de, fr
-    with pytest.raises(ValueError):
+    with pytest.raises(CatalogError, match="unknown split 'valid'"):
         task_file(Path("/x"), "QAM", "de", "valid")  # type: ignore[arg-type]
 
 
@@ -146,32 +145,6 @@ def test_ner_and_pos_files(tmp_path):
     assert (pos.tokens, pos.tags, len(pos), pos.num_tokens) == ([["công ty", "lớn"]], [["NOUN", "ADJ"]], 1, 2)
 
 
-def test_conllu_takes_upos_of_syntactic_words(tmp_path):
-    path = tmp_path / "x.conllu"
-    path.write_text(
-        "# sent_id = 1\n# text = Im Haus.\n"
-        "1-2\tIm\t_\t_\t_\t_\t_\t_\t_\t_\n"
-        "1\tIn\tin\tADP\t_\t_\t3\tcase\t_\t_\n"
-        "2\tdem\tder\tDET\t_\t_\t3\tdet\t_\t_\n"
-        "3\tHaus\tHaus\tNOUN\t_\t_\t0\troot\t_\t_\n"
-        "3.1\tist\tsein\tAUX\t_\t_\t_\t_\t0:root\t_\n"
-        "4\t.\t.\tPUNCT\t_\t_\t3\tpunct\t_\t_\n\n"
-        "1\tJa\tja\tINTJ\t_\t_\t0\troot\t_\t_\n",
-        encoding="utf-8",
-    )
-    sentences = read_conllu(path)
-    assert sentences.tokens == [["In", "dem", "Haus", "."], ["Ja"]]
-    assert sentences.tags == [["ADP", "DET", "NOUN", "PUNCT"], ["INTJ"]]
-
-
-def test_conll_ner_skips_docstart(tmp_path):
-    path = tmp_path / "dev.txt"
-    path.write_text("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n-DOCSTART- -X- -X- O\n\nPeter NNP B-NP B-PER\n")
-    sentences = read_conll_ner(path)
-    assert sentences.tokens == [["EU", "rejects"], ["Peter"]]
-    assert sentences.tags == [["B-ORG", "O"], ["B-PER"]]
-
-
 # --------------------------------------------------------------------------------------------------
 # Errors
 
@@ -221,13 +194,6 @@ def test_missing_file_has_no_line(tmp_path):
     assert caught.value.line is None and caught.value.path.endswith("xglue.nc.de.test")
 
 
-def test_conllu_line_without_ten_columns(tmp_path):
-    path = tmp_path / "bad.conllu"
-    path.write_text("# c\n1\tHaus\tHaus\tNOUN\t_\t_\t0\troot\t_\n")
-    with pytest.raises(TaskDataError, match=r"bad\.conllu:2: expected 10"):
-        read_conllu(path)
-
-
 # --------------------------------------------------------------------------------------------------
 # Real samples (../shared/data; counts from its README)
 
@@ -268,41 +234,6 @@ def test_real_german_tagging_dev_sets():
     assert sum(tag.startswith("B-") for tags in ner.tags for tag in tags) == 19  # IOB1: B- only between entities
     assert ner_f1(ner.tags, ner.tags) == 1.0
     assert ner_f1(ner.tags, [["O"] * len(tags) for tags in ner.tags]) == 0.0
-
-
-@needs_shared
-@pytest.mark.parametrize(
-    ("relative", "sentences", "words"),
-    [
-        ("UD_Arabic-PUD/ar_pud-ud-test.conllu", 1000, 20747),
-        ("UD_Chinese-PUD/zh_pud-ud-test.conllu", 1000, 21415),
-        ("UD_English-PUD/en_pud-ud-test.conllu", 1000, 21180),
-        ("UD_French-PUD/fr_pud-ud-test.conllu", 1000, 24726),
-        ("UD_German-PUD/de_pud-ud-test.conllu", 1000, 21332),
-        ("UD_Russian-PUD/ru_pud-ud-test.conllu", 1000, 19355),
-        ("UD_Spanish-PUD/es_pud-ud-test.conllu", 1000, 23283),
-        ("UD_English-EWT/en_ewt-ud-dev.conllu", 2001, 25147),
-        ("UD_German-GSD/de_gsd-ud-test.conllu", 977, 16499),
-    ],
-)
-def test_real_conllu_files(relative, sentences, words):
-    treebank = read_conllu(SHARED / "ud" / relative)
-    assert (len(treebank), treebank.num_tokens) == (sentences, words)
-
-
-@needs_shared
-@pytest.mark.parametrize(
-    ("relative", "sentences", "tokens"),
-    [
-        ("conll2003/en/dev.txt", 3250, 51362),
-        ("conll2003/en/test.txt", 3453, 46435),
-        ("conll2002/esp.testa", 1915, 52923),
-        ("conll2002/ned.testa", 2895, 37687),
-    ],
-)
-def test_real_conll_ner_files(relative, sentences, tokens):
-    corpus = read_conll_ner(SHARED / "ner" / relative)
-    assert (len(corpus), corpus.num_tokens) == (sentences, tokens)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -427,7 +358,7 @@ def test_hub_errors_name_the_split_and_row():
     no_split = r"\[qam/validation\.de\]: no split 'validation\.de'; the dataset has test\.de"
     with pytest.raises(TaskDataError, match=no_split):
         load_task_split_from_hub("someone/xglue", "QAM", "de", "dev", dataset=dataset)
-    with pytest.raises(ValueError, match="only in 'en'"):
+    with pytest.raises(CatalogError, match="only in 'en'"):
         load_task_split_from_hub("someone/xglue", "QAM", "de", "train", dataset=dataset)
     wrong = hub_dataset("paws-x", "test.de", {"sentence1": ["a"], "sentence2": ["b"], "label": [1]})
     with pytest.raises(TaskDataError, match=r"missing columns \['question', 'answer'\]"):
@@ -438,7 +369,7 @@ def test_task_sources_share_one_interface(tmp_path):
     write_task_file(tmp_path, "QAM", "fr", "test", "q\ta\t1\n")
     archive = ArchiveSource(tmp_path)
     qam = hub_dataset("qam", "test.fr", {"question": ["q"], "answer": ["a"], "label": [1]})
-    hub = HubSource("someone/xglue", preloaded={"qam": qam})
+    hub = HubDatasetSource("someone/xglue", preloaded={"qam": qam})
     for source in (archive, hub):
         assert source.has("QAM", "fr", "test") and not source.has("QAM", "de", "test")
         assert rows(source.load("QAM", "fr", "test")) == [("q", "a", "1", 0)]

@@ -10,6 +10,7 @@ from sklearn.metrics import ndcg_score
 
 from xrep_assets.evaluation.metrics import (
     SECONDARY_METRICS,
+    MetricError,
     accuracy,
     ner_f1,
     pad_truncated_predictions,
@@ -32,9 +33,9 @@ def test_accuracy_counts_exact_label_matches():
 
 
 def test_accuracy_rejects_length_mismatch_and_empty_input():
-    with pytest.raises(ValueError):
+    with pytest.raises(MetricError):
         accuracy(["0", "1"], ["0"])
-    with pytest.raises(ValueError):
+    with pytest.raises(MetricError):
         accuracy([], [])
 
 
@@ -115,7 +116,7 @@ def _runs(keys):
 
 
 def test_ranking_ndcg_without_a_scorable_query_is_an_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(MetricError):
         ranking_ndcg(["a", "b"], [1, 0], [0.5, 0.4])
 
 
@@ -191,15 +192,15 @@ def test_xglue_pos_value_keeps_the_evaluators_chunk_quirks():
 
 
 def test_tagging_metrics_reject_shape_mismatch():
-    with pytest.raises(ValueError):
+    with pytest.raises(MetricError):
         pos_accuracy([["NOUN", "VERB"]], [["NOUN"]])
-    with pytest.raises(ValueError):
+    with pytest.raises(MetricError):
         ner_f1([["O"]], [["O"], ["O"]])
 
 
 def test_truncated_predictions_are_padded_with_o_as_the_evaluator_does():
     assert pad_truncated_predictions([["B-PER", "I-PER", "O"]], [["B-PER"]]) == [["B-PER", "O", "O"]]
-    with pytest.raises(ValueError):
+    with pytest.raises(MetricError):
         pad_truncated_predictions([["O"]], [["O", "O"]])
 
 
@@ -230,5 +231,5 @@ def test_score_task_metrics_adds_token_accuracy_for_pos_only():
 
 
 def test_score_task_needs_groups_for_ranking():
-    with pytest.raises(ValueError):
+    with pytest.raises(MetricError):
         score_task("WPR", ["1", "0"], ["0.1", "0.2"])

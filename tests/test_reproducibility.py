@@ -24,7 +24,7 @@ from test_pretraining_worker import write_study_corpus
 
 from xrep_assets.checkpoints.assets import PretrainConfig, pretrain_spec
 from xrep_assets.checkpoints.spec import PretrainSpecError
-from xrep_assets.checkpoints.store import (
+from xrep_assets.checkpoints.record import (
     TRAINING_LOG,
     CheckpointRecord,
     checkpoint_parts,
@@ -32,11 +32,11 @@ from xrep_assets.checkpoints.store import (
     read_record,
     write_record,
 )
-from xrep_assets.corpora.store import study_corpus_dir
+from xrep_assets.corpora.layout import study_corpus_dir
 from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.assets import ScoreConfig, score_spec
 from xrep_assets.evaluation.spec import ScoreSpecError
-from xrep_assets.evaluation.store import score_parts
+from xrep_assets.evaluation.score_files import score_parts
 from xrep_assets.execution.commands import worker_command
 from xrep_assets.execution.launchers import WORKER_ENV
 from xrep_assets.execution.pods import PRETRAIN_WORKER, SCORE_WORKER

@@ -10,11 +10,11 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from conftest import write_hub_layout_qam
+from conftest import load_tokenizer, write_hub_layout_qam
 
 from xrep_assets.checkpoints.encoder import Encoder, EncoderError, token_budget_batches
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
-from xrep_assets.checkpoints.store import CheckpointRecord, write_record
+from xrep_assets.checkpoints.record import CheckpointRecord, write_record
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.heads import LabelSpace, majority_value
 from xrep_assets.evaluation.partitions import score_key
@@ -22,12 +22,11 @@ from xrep_assets.evaluation.probing import cached_task_features, task_features
 from xrep_assets.evaluation.protocols import ProtocolResult, TaskData
 from xrep_assets.evaluation.scoring import RERUN_SEED_STRIDE, run_seed
 from xrep_assets.evaluation.spec import ScoreSpec, ScoreSpecError
-from xrep_assets.evaluation.store import score_parts
+from xrep_assets.evaluation.score_files import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import XGLUE_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import TASKS
-from xrep_assets.tokenizers.training import load_tokenizer
 from xrep_assets.xglue.readers import SENTENCE_COLUMNS, SentenceExamples, TaggedSentences, load_task_split
 from xrep_assets.xglue.sources import DataSource, DataSourceError
 

@@ -1,11 +1,11 @@
 import pytest
 
+from conftest import load_tokenizer
 from xrep_assets.tokenizers.training import (
     LANGUAGE_TAGS,
     balanced_sample,
     fertility,
     language_sample_sizes,
-    load_tokenizer,
 )
 
 

@@ -14,6 +14,7 @@ from transformers import (
     NllbTokenizer,
 )
 
+from conftest import load_tokenizer
 from xrep_assets.checkpoints.translation_check import (
     CHECK_SENTENCES,
     TranslationCheckError,
@@ -26,7 +27,6 @@ from xrep_assets.checkpoints.translation_check import (
     translation_ids,
 )
 from xrep_assets.study import HUB_CHECKPOINTS
-from xrep_assets.tokenizers.training import load_tokenizer
 
 WORDS = "the cat sat on mat le chat est sur tapis".split()
 # A unigram vocabulary: the four specials, a few words, single letters as fallback.

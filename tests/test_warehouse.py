@@ -15,14 +15,13 @@ import pytest
 
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME, checkpoint_partitions
 from xrep_assets.evaluation.partitions import score_key, score_partitions
-from xrep_assets.evaluation.store import SCORE_SCHEMA, score_parts
+from xrep_assets.evaluation.score_files import SCORE_SCHEMA, score_parts
 from xrep_assets.plots import comparison_heatmap, per_language_bars, png_markdown
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import CONTINUED_PRETRAINING, HUB_CHECKPOINTS, OBJECTIVES, TASK_KEYS, TASKS
 from xrep_assets.warehouse.assets import corpus_statistics, cross_lingual_comparison, warehouse_scores
 from xrep_assets.warehouse.catalog_tables import checkpoint_rows
 from xrep_assets.warehouse.corpus_statistics import side_statistics
-from xrep_assets.warehouse.jobs import warehouse_rebuild_job
 from xrep_assets.warehouse.loading import partition_load, rebuild_tables, training_run_ids
 from xrep_assets.warehouse.report import report, vs_published_table
 from xrep_assets.warehouse.resources import DuckDBWarehouse, WarehouseError
@@ -240,6 +239,8 @@ def test_the_warehouse_is_rebuilt_from_the_score_files(tmp_path):
     assert wh.query("SELECT count(*) AS n FROM scores").item() == rows.height
     assert by_checkpoint(wh.query("SELECT * FROM comparison"))["mBART-50"]["Average"] == 67.5
 
+    from xrep_assets.definitions import warehouse_rebuild_job
+
     wh.replace_partition("mbart-50", "NC", rows.head(0))  # rows lost from the warehouse...
     result = warehouse_rebuild_job.execute_in_process(
         resources={"artifacts": ArtifactStore(root=str(tmp_path)), "warehouse": wh}, instance=dg.DagsterInstance.ephemeral()
@@ -281,7 +282,7 @@ def test_corpus_statistics_count_words_or_characters():
 
 
 def test_corpus_statistics_asset_fills_its_table(tmp_path):
-    from xrep_assets.corpora.store import study_bitext_name, study_corpus_dir
+    from xrep_assets.corpora.layout import study_bitext_name, study_corpus_dir
     from xrep_assets.study import LanguagePair
 
     path = study_corpus_dir(tmp_path) / study_bitext_name(LanguagePair("en", "fr"), "train")

@@ -26,7 +26,7 @@ import polars as pl
 
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.evaluation.partitions import score_key, score_partitions
-from xrep_assets.evaluation.store import SCORE_SCHEMA, score_parts
+from xrep_assets.evaluation.score_files import SCORE_SCHEMA, score_parts
 from xrep_assets.paths import DAGSTER_YAML
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import TASK_KEYS, TASKS

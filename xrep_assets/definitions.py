@@ -7,11 +7,8 @@ import dagster as dg
 from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubApi, HubSource
-from xrep_assets.checkpoints.sensors import (
-    catalog_checkpoints_sensor,
-    hub_revisions_sensor,
-    weekly_hub_reevaluation,
-)
+from xrep_assets.checkpoints.schedules import weekly_hub_reevaluation
+from xrep_assets.checkpoints.sensors import CHECKPOINT_JOB, catalog_checkpoints_sensor, hub_revisions_sensor
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
 from xrep_assets.corpora.partitions import corpus_pair_partitions
@@ -26,17 +23,24 @@ from xrep_assets.paths import default_artifacts_dir, default_warehouse_path
 from xrep_assets.resources import ArtifactStore, default_study_settings
 from xrep_assets.tokenizers.assets import joint_tokenizer
 from xrep_assets.warehouse.assets import corpus_statistics, cross_lingual_comparison, warehouse_scores
-from xrep_assets.warehouse.jobs import warehouse_rebuild_job
+from xrep_assets.warehouse.rebuild import rebuild_warehouse
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
+# Every job of the code location is built here: a job may span stages (allocation_job ends in the
+# warehouse's corpus_statistics, scores_job in warehouse_scores), which only the top layer may import.
 # One job per stage of the study, in dependency order: `xrep study` runs them partition by partition.
 corpora_job = dg.define_asset_job("corpora_job", selection=[raw_bitext, cleaned_bitext], partitions_def=corpus_pair_partitions)
 allocation_job = dg.define_asset_job("allocation_job", selection=[pretraining_corpus, corpus_statistics])
 tokenizer_job = dg.define_asset_job("tokenizer_job", selection=[joint_tokenizer])
-checkpoint_job = dg.define_asset_job("checkpoint_job", selection=[checkpoint], partitions_def=checkpoint_partitions)
+checkpoint_job = dg.define_asset_job(CHECKPOINT_JOB, selection=[checkpoint], partitions_def=checkpoint_partitions)
 scores_job = dg.define_asset_job("scores_job", selection=[task_scores, warehouse_scores], partitions_def=score_partitions)
 comparison_job = dg.define_asset_job("comparison_job", selection=[cross_lingual_comparison])
 STUDY_JOBS = (corpora_job, allocation_job, tokenizer_job, checkpoint_job, scores_job, comparison_job)
+
+
+@dg.job(description="Recreates the DuckDB warehouse from the catalog and the per-partition score files.")
+def warehouse_rebuild_job() -> None:
+    rebuild_warehouse()
 
 
 def default_resources() -> dict[str, object]:

@@ -25,4 +25,4 @@ class CorpusFormatError(InputFileError):
 
 
 class TaskDataError(InputFileError):
-    """A task file (XGLUE, CoNLL, CoNLL-U) is malformed."""
+    """A task file (XGLUE's files, a hub dataset's split) is malformed."""

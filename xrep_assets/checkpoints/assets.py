@@ -15,7 +15,7 @@ from xrep_assets.checkpoints.models import count_parameters, model_size
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.spec import PretrainSpec, recipe_fields
-from xrep_assets.checkpoints.store import (
+from xrep_assets.checkpoints.record import (
     RECORD_FILE,
     TRAINING_LOG,
     CheckpointRecord,
@@ -26,7 +26,7 @@ from xrep_assets.checkpoints.store import (
     write_record,
 )
 from xrep_assets.checkpoints.translation_check import CHECK_SENTENCES, check_directions, checkpoint_output_language
-from xrep_assets.corpora.store import study_corpus_dir
+from xrep_assets.corpora.layout import study_corpus_dir
 from xrep_assets.errors import XrepError
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import PRETRAIN_WORKER

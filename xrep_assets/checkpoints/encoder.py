@@ -28,7 +28,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedM
 
 from xrep_assets.checkpoints.hub_watch import hub_checkpoint, is_discovered_key
 from xrep_assets.checkpoints.objectives import split_budget
-from xrep_assets.checkpoints.store import read_record
+from xrep_assets.checkpoints.record import read_record
 from xrep_assets.errors import XrepError
 from xrep_assets.study import (
     CONTINUED_PRETRAINING,

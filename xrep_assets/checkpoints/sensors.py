@@ -2,7 +2,7 @@
 and with the hub (new commits of registry repos, new models matching the watch rules).
 
 A new hub revision is fetched here: `hub_revisions_sensor` (or the weekly `weekly_hub_reevaluation`
-schedule) requests one `checkpoint_job` run for the checkpoint, tagged `xrep/hub_revision=<commit>`;
+schedule, `schedules.py`) requests one `checkpoint_job` run for the checkpoint, tagged `xrep/hub_revision=<commit>`;
 the checkpoint asset fetches that commit and records it as `revision`. The scoring that follows is
 the evaluation stage's (`evaluation/sensors.py`: the condition on `task_scores` and its sensor).
 """
@@ -13,17 +13,13 @@ import logging
 
 import dagster as dg
 
-from xrep_assets.asset_keys import CHECKPOINT_ASSET
 from xrep_assets.checkpoints.hub_watch import (
     HUB_REPO_TAG,
     HUB_REVISION_TAG,
     RevisionChange,
     hub_changes,
-    hub_keys,
     listing_search,
     read_cursor,
-    repo_id_of_key,
-    stale_revisions,
     write_cursor,
 )
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
@@ -33,6 +29,7 @@ from xrep_assets.study import HUB_CHECKPOINTS, HUB_WATCH_RULES
 
 CHECKPOINT_JOB = "checkpoint_job"
 HUB_POLL_SECONDS = 3600  # the hub rate-limits anonymous clients; new commits are rare
+
 
 def missing_checkpoint_partitions(instance: dg.DagsterInstance, wanted: tuple[str, ...]) -> list[str]:
     existing = set(instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
@@ -58,7 +55,7 @@ def hub_fetch_request(change: RevisionChange) -> dg.RunRequest:
     )
 
 
-def _skip(log: logging.Logger, reason: str) -> dg.SkipReason:
+def skip_with_warning(log: logging.Logger, reason: str) -> dg.SkipReason:
     log.warning(reason)
     return dg.SkipReason(reason)
 
@@ -74,7 +71,7 @@ def hub_revisions_sensor(context: dg.SensorEvaluationContext, hub_api: HubApi) -
         heads = {entry.repo_id: hub_api.head_revision(entry.repo_id) for entry in HUB_CHECKPOINTS.values()}
         listed = [model for rule in HUB_WATCH_RULES for model in hub_api.list_models(rule.author, listing_search(rule))]
     except HubError as error:
-        return _skip(context.log, f"hub not checked this tick, cursor kept: {error}")
+        return skip_with_warning(context.log, f"hub not checked this tick, cursor kept: {error}")
 
     partitions = set(context.instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
     found = hub_changes(heads, listed, seen, partitions)
@@ -89,41 +86,3 @@ def hub_revisions_sensor(context: dg.SensorEvaluationContext, hub_api: HubApi) -
         dynamic_partitions_requests=new_partitions,
         cursor=cursor,
     )
-
-
-def recorded_revision(instance: dg.DagsterInstance, key: str) -> str | None:
-    """The `revision` the latest materialization of checkpoint partition `key` recorded (None: never
-    materialized, or no revision recorded)."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=CHECKPOINT_ASSET, asset_partitions=[key]), limit=1
-    ).records
-    materialization = records[0].asset_materialization if records else None
-    if materialization is None or "revision" not in materialization.metadata:
-        return None
-    value = materialization.metadata["revision"]
-    return str(getattr(value, "value", value))
-
-
-@dg.schedule(
-    cron_schedule="0 4 * * 1",
-    execution_timezone="UTC",
-    job_name=CHECKPOINT_JOB,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
-def weekly_hub_reevaluation(context: dg.ScheduleEvaluationContext, hub_api: HubApi) -> list[dg.RunRequest] | dg.SkipReason:
-    """Mondays 04:00 UTC: re-fetches (and so re-scores) each hub checkpoint whose branch head moved
-    away from the revision its latest materialization recorded. Checkpoints never fetched, or fetched
-    from a local folder, are left alone."""
-    partitions = context.instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME)
-    recorded = {key: recorded_revision(context.instance, key) for key in hub_keys(partitions)}
-    fetched = {key: revision for key, revision in recorded.items() if revision is not None and not revision.startswith("local:")}
-    try:
-        heads = {key: hub_api.head_revision(repo_id_of_key(key)) for key in fetched}
-    except HubError as error:
-        return _skip(context.log, f"hub not checked this week: {error}")
-    stale = stale_revisions(fetched, heads)
-    if not stale:
-        return dg.SkipReason(f"no hub checkpoint changed revision ({len(fetched)} checked)")
-    for key, revision in stale.items():
-        context.log.info(f"{key}: recorded {fetched[key]}, hub head {revision}")
-    return [hub_fetch_request(RevisionChange(key, repo_id_of_key(key), fetched[key], revision)) for key, revision in stale.items()]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from xrep_assets.corpora.store import monolingual_name, study_bitext_name
+from xrep_assets.corpora.layout import monolingual_name, study_bitext_name
 from xrep_assets.errors import XrepError
 from xrep_assets.study import LanguagePair
 

@@ -33,7 +33,7 @@ from transformers import (
 from xrep_assets.checkpoints.batches import ExampleSource, collate
 from xrep_assets.checkpoints.models import Dropouts, build_model, count_parameters, load_init_from, objective_loss
 from xrep_assets.checkpoints.spec import PretrainSpec, PretrainSpecError
-from xrep_assets.checkpoints.store import TRAINING_LOG
+from xrep_assets.checkpoints.record import TRAINING_LOG
 from xrep_assets.checkpoints.streams import bitext_stream, monolingual_stream
 from xrep_assets.checkpoints.vocabulary import token_ids
 from xrep_assets.errors import XrepError
@@ -103,7 +103,9 @@ class LossModule(torch.nn.Module):
         return objective_loss(self.objective, self.model, batch, self.label_smoothing)
 
 
-def resolve_device(requested: str, local_rank: int) -> torch.device:
+def rank_device(requested: str, local_rank: int) -> torch.device:
+    """This process's device: `auto` takes CUDA when present, and `cuda` is the GPU of this torchrun
+    rank (scoring, one process, names its device with `evaluation.scoring.resolve_device`)."""
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda":
@@ -213,7 +215,7 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     dist_info = Distributed.from_env()
     if spec.world_size is not None and spec.world_size != dist_info.world_size:
         raise PretrainSpecError(f"the spec's batches are laid out for {spec.world_size} processes, but {dist_info.world_size} run it")
-    device = resolve_device(spec.device, dist_info.local_rank)
+    device = rank_device(spec.device, dist_info.local_rank)
     if dist_info.world_size > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if spec.threads:

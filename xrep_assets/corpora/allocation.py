@@ -493,11 +493,6 @@ def decontaminate(frame: pl.DataFrame, forbidden: pl.DataFrame) -> tuple[pl.Data
     return frame.filter(~mask), int(mask.sum())
 
 
-def contaminated_rows(frame: pl.DataFrame, forbidden: pl.DataFrame) -> int:
-    """Rows of ``frame`` (bitext or monolingual) with a forbidden sentence: 0 for clean text."""
-    return int(contamination_mask(frame, forbidden).sum())
-
-
 def overlap(train: pl.DataFrame, validation: pl.DataFrame) -> int:
     """Rows of ``validation`` whose unit, or whose normalised pair of sentences, is in ``train``."""
     keys = [sentence_key(pl.col(side)).alias(key_col) for (side, _), (key_col, _) in zip(TEXT_SIDES, KEY_SIDES)]
@@ -506,25 +501,3 @@ def overlap(train: pl.DataFrame, validation: pl.DataFrame) -> int:
     same_unit = held_out.join(train.select(UNIT).unique(), on=UNIT, how="semi")
     same_pair = held_out.join(trained_pairs, on=["key_1", "key_2"], how="semi")
     return pl.concat([same_unit.get_column("row"), same_pair.get_column("row")]).n_unique()
-
-
-def reused_units(frames: Mapping[str, pl.DataFrame]) -> int:
-    """Units that rows of more than one pair use (0 after ``allocate``); frames carry ``unit``."""
-    units = [frame.select(pl.col(UNIT), pl.lit(pair).alias("pair")) for pair, frame in frames.items()]
-    if not units:
-        return 0
-    return pl.concat(units).group_by(UNIT).agg(pl.col("pair").n_unique()).filter(pl.col("pair") > 1).height
-
-
-def reused_sentences(frames: Mapping[str, pl.DataFrame]) -> int:
-    """(language, normalised sentence)s that rows of more than one pair use (0 after ``allocate``)."""
-    sides = [
-        frame.select(
-            pl.col(lang_col).alias("lang"), sentence_key(pl.col(side)).alias("key"), pl.lit(pair).alias("pair")
-        )
-        for pair, frame in frames.items()
-        for side, lang_col in TEXT_SIDES
-    ]
-    if not sides:
-        return 0
-    return pl.concat(sides).group_by("lang", "key").agg(pl.col("pair").n_unique()).filter(pl.col("pair") > 1).height

@@ -16,7 +16,7 @@ from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip, read_tmx
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.store import (
+from xrep_assets.corpora.layout import (
     STUDY_CORPUS_PARTS,
     clean_bitext_parts,
     monolingual_name,

@@ -5,7 +5,7 @@ import polars as pl
 
 from xrep_assets.corpora.allocation import overlap
 from xrep_assets.corpora.assets import pretraining_corpus
-from xrep_assets.corpora.store import monolingual_texts, read_study_bitext
+from xrep_assets.corpora.layout import monolingual_texts, read_study_bitext
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import PRETRAINING_LANGUAGES

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from xrep_assets.checkpoints.assets import checkpoint
-from xrep_assets.checkpoints.store import checkpoint_parts, read_record
+from xrep_assets.checkpoints.record import checkpoint_parts, read_record
 from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.evaluation.protocols import check_protocol

@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from xrep_assets.corpora.assets import pretraining_corpus
-from xrep_assets.corpora.store import monolingual_texts
+from xrep_assets.corpora.layout import monolingual_texts
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.xglue.contamination import contaminated_sentences, evaluation_sentences

@@ -30,9 +30,15 @@ import numpy as np
 from seqeval.metrics import f1_score, precision_score
 from sklearn.metrics import ndcg_score
 
+from xrep_assets.errors import XrepError
 from xrep_assets.study import TASKS
 
 Tags = Sequence[Sequence[str]]
+
+
+class MetricError(XrepError, ValueError):
+    """Gold and predictions that cannot be scored: lengths or shapes differ, or nothing to score.
+    A ValueError too, as for any function given values it cannot take."""
 
 TOKEN_ACCURACY = "token_accuracy"
 # Metrics recorded after the catalog metric (`Task.metric`), which alone enters the comparison.
@@ -62,7 +68,7 @@ def ranking_ndcg(groups: Sequence[Hashable], gold_grades: Sequence[float], score
         if len(rows) >= 2
     ]
     if not per_query:
-        raise ValueError("no query has two or more rows: nDCG is undefined")  # the evaluator would give nan
+        raise MetricError("no query has two or more rows: nDCG is undefined")  # the evaluator would give nan
     return float(np.mean(per_query))  # numpy's pairwise sum, as the evaluator: the same bits, not just close
 
 
@@ -84,7 +90,7 @@ def pos_accuracy(gold_tags: Tags, pred_tags: Tags) -> float:
     gold, pred = _tag_lists(gold_tags, pred_tags)
     tokens = sum(len(sentence) for sentence in gold)
     if tokens == 0:
-        raise ValueError("no tokens to score")
+        raise MetricError("no tokens to score")
     correct = sum(g == p for gold_sentence, pred_sentence in zip(gold, pred)
                   for g, p in zip(gold_sentence, pred_sentence))
     return correct / tokens
@@ -117,11 +123,11 @@ def xglue_pos_value(gold_tags: Tags, pred_tags: Tags) -> float:
 def pad_truncated_predictions(gold_tags: Tags, pred_tags: Tags) -> list[list[str]]:
     """Pad each predicted sentence shorter than its gold sentence with `"O"`, as the evaluator does."""
     if len(gold_tags) != len(pred_tags):
-        raise ValueError(f"{len(gold_tags)} gold sentences but {len(pred_tags)} predicted")
+        raise MetricError(f"{len(gold_tags)} gold sentences but {len(pred_tags)} predicted")
     padded = []
     for index, (gold, pred) in enumerate(zip(gold_tags, pred_tags)):
         if len(pred) > len(gold):
-            raise ValueError(f"sentence {index}: {len(pred)} predicted tags for {len(gold)} tokens")
+            raise MetricError(f"sentence {index}: {len(pred)} predicted tags for {len(gold)} tokens")
         padded.append(list(pred) + ["O"] * (len(gold) - len(pred)))
     return padded
 
@@ -140,7 +146,7 @@ def score_task(
     task = TASKS[task_key]
     if task.head == "ranking":
         if groups is None:
-            raise ValueError(f"{task_key} needs the query group of every row")
+            raise MetricError(f"{task_key} needs the query group of every row")
         return task.metric, ranking_ndcg(groups, gold, pred)
     if task.head == "tagging":
         padded = pad_truncated_predictions(gold, pred)
@@ -187,12 +193,12 @@ def _tag_lists(gold_tags: Tags, pred_tags: Tags) -> tuple[list[list[str]], list[
     _check_same_length(gold_tags, pred_tags, "sentences")
     for index, (gold, pred) in enumerate(zip(gold_tags, pred_tags)):
         if len(gold) != len(pred):
-            raise ValueError(f"sentence {index}: {len(gold)} gold tags but {len(pred)} predicted")
+            raise MetricError(f"sentence {index}: {len(gold)} gold tags but {len(pred)} predicted")
     return [list(s) for s in gold_tags], [list(s) for s in pred_tags]
 
 
 def _check_same_length(first: Sequence, second: Sequence, what: str) -> None:
     if len(first) != len(second):
-        raise ValueError(f"{what}: lengths differ ({len(first)} vs {len(second)})")
+        raise MetricError(f"{what}: lengths differ ({len(first)} vs {len(second)})")
     if len(first) == 0:
-        raise ValueError(f"{what}: nothing to score")
+        raise MetricError(f"{what}: nothing to score")

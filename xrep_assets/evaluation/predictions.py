@@ -25,7 +25,7 @@ from pathlib import Path
 
 from xrep_assets.errors import TaskDataError, XrepError
 from xrep_assets.evaluation.metrics import score_task_metrics
-from xrep_assets.study import TASKS
+from xrep_assets.study import TASKS, CatalogError
 from xrep_assets.xglue.layout import Split, task_file
 from xrep_assets.xglue.readers import TaggedSentences, numbered_lines, read_task_file, task_labels
 
@@ -38,7 +38,7 @@ def resolve_task_key(name: str) -> str:
     (`paws-x`, `PAWSX` -> `PAWS-X`)."""
     names = {key.lower(): key for key in TASKS} | {task.data_dir.lower(): task.key for task in TASKS.values()}
     if name.lower() not in names:
-        raise XrepError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
+        raise CatalogError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
     return names[name.lower()]
 
 
@@ -176,7 +176,7 @@ def _gold_file(task_key: str, gold: Path, lang: str | None, split: Split) -> Pat
     """`gold` itself, or the task file inside the archive folder `gold` (or its `<TASK>/` folder)."""
     task = TASKS[task_key]
     if lang is not None and lang not in task.languages:
-        raise XrepError(f"{task_key} has no language {lang!r}; it has {', '.join(task.languages)}")
+        raise CatalogError(f"{task_key} has no language {lang!r}; it has {', '.join(task.languages)}")
     if not gold.is_dir():
         return gold
     if lang is None:

@@ -34,7 +34,7 @@ from xrep_assets.evaluation.protocols import (
     settings_for,
 )
 from xrep_assets.evaluation.spec import ScoreSpec
-from xrep_assets.evaluation.store import SCORE_SCHEMA, score_parts
+from xrep_assets.evaluation.score_files import SCORE_SCHEMA, score_parts
 from xrep_assets.markdown import markdown_table
 from xrep_assets.study import SOURCE_LANGUAGE, TASKS, Task
 from xrep_assets.xglue.readers import TaskSource
@@ -85,6 +85,8 @@ def library_versions(device: str = "cpu") -> str:
 
 
 def resolve_device(device: str) -> str:
+    """The scoring device's name: `auto` takes CUDA when present. Scoring runs in one process, so
+    unlike pretraining (`checkpoints.training.rank_device`) there is no rank to place."""
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
@@ -196,7 +198,7 @@ def score_partition(spec: ScoreSpec, log: Callable[[str], None] = print) -> Part
 # What the asset shows: metadata as dagster-pipes carries it (raw values, or {"raw_value", "type"})
 
 
-def per_language_table(task: Task, scores: pl.DataFrame) -> pl.DataFrame:
+def language_score_table(task: Task, scores: pl.DataFrame) -> pl.DataFrame:
     """The catalog metric per test language: mean and std over seeds (other metrics stay in the file)."""
     return (
         scores.filter(pl.col("metric") == task.metric)
@@ -227,7 +229,7 @@ def partition_metadata(spec: ScoreSpec, summary: PartitionSummary) -> dict[str, 
     }
     dev_column = f"{spec.selection} {task.metric}"
     for index, protocol in enumerate(summary.protocols):
-        per_language = per_language_table(task, protocol.scores)
+        per_language = language_score_table(task, protocol.scores)
         average = float(per_language[task.metric].mean()) if per_language.height else float("nan")
         if index == 0:
             metadata["task_average"] = average

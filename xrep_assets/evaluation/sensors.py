@@ -2,8 +2,8 @@
 checkpoint fetched at a new revision is re-scored.
 
 How a new hub revision gets scored, in order:
-1. `hub_revisions_sensor` (or the weekly `weekly_hub_reevaluation` schedule, both in
-   checkpoints/sensors.py) requests one `checkpoint_job` run for the checkpoint, tagged
+1. `hub_revisions_sensor` (checkpoints/sensors.py) or the weekly `weekly_hub_reevaluation` schedule
+   (checkpoints/schedules.py) requests one `checkpoint_job` run for the checkpoint, tagged
    `xrep/hub_revision=<commit>`; the checkpoint asset fetches that commit and records it as `revision`.
 2. `task_scores` carries `HUB_RESCORE_CONDITION`: once a checkpoint partition is materialized by a
    run with that tag, the automation sensor `hub_rescore_sensor` requests exactly that checkpoint's

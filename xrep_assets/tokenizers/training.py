@@ -9,10 +9,10 @@ from pathlib import Path
 
 import polars as pl
 import sentencepiece as spm
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaTokenizer
+from transformers import PreTrainedTokenizerBase, XLMRobertaTokenizer
 
 from xrep_assets.artifacts import ArtifactFolder
-from xrep_assets.corpora.store import monolingual_texts
+from xrep_assets.corpora.layout import monolingual_texts
 from xrep_assets.markdown import markdown_table
 from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES, language_token
 from xrep_assets.tokenizers.spec import TokenizeSpec
@@ -73,10 +73,6 @@ def train_joint_tokenizer(
     tokenizer = XLMRobertaTokenizer.from_pretrained(str(out_dir), additional_special_tokens=list(LANGUAGE_TAGS))
     tokenizer.save_pretrained(str(out_dir))
     return tokenizer
-
-
-def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(str(path))
 
 
 def fertility(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], lang: str) -> float:

@@ -8,11 +8,10 @@ reads its files before it opens the database, and holds it only for one transact
 import dagster as dg
 import polars as pl
 
-from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
-from xrep_assets.study import TASK_KEYS
+from xrep_assets.study import TASK_KEYS, CatalogError
 from xrep_assets.warehouse.corpus_statistics import study_corpus_statistics
 from xrep_assets.warehouse.loading import TASK_SCORES, partition_load, read_partition_scores
 from xrep_assets.warehouse.report import VALUE_COLUMNS, for_display, report, vs_published_table
@@ -78,7 +77,7 @@ def cross_lingual_comparison(config: ComparisonConfig, warehouse: DuckDBWarehous
 
     unknown = [t for t in config.per_language_tasks if t not in TASK_KEYS]
     if unknown:
-        raise XrepError(f"per_language_tasks: unknown task {unknown[0]!r}; known: {', '.join(TASK_KEYS)}")
+        raise CatalogError(f"per_language_tasks: unknown task {unknown[0]!r}; known: {', '.join(TASK_KEYS)}")
     comparison = report(warehouse)
     per_language = warehouse.query("SELECT * FROM comparison_per_language").filter(
         pl.col("Task").is_in(config.per_language_tasks)

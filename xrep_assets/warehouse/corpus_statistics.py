@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from xrep_assets.corpora.store import SPLITS, study_bitext_name, study_corpus_dir
+from xrep_assets.corpora.layout import SPLITS, study_bitext_name, study_corpus_dir
 from xrep_assets.study import LANGUAGES, LanguagePair
 from xrep_assets.warehouse.resources import WarehouseError
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from xrep_assets.checkpoints.store import REVISION_PREFIX
+from xrep_assets.checkpoints.record import REVISION_PREFIX
 from xrep_assets.evaluation.partitions import score_key
-from xrep_assets.evaluation.store import (
+from xrep_assets.evaluation.score_files import (
     SCORE_SCHEMA,
     partition_score_files,
     read_all_scores,

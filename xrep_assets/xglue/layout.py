@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from xrep_assets.study import SOURCE_LANGUAGE, TASKS
+from xrep_assets.study import SOURCE_LANGUAGE, TASKS, CatalogError
 
 Split = Literal["train", "dev", "test"]
 
@@ -30,11 +30,11 @@ def task_file(data_dir: Path, task_key: str, lang: str, split: Split) -> Path:
 def _check_split(task_key: str, lang: str, split: str) -> None:
     task = TASKS[task_key]
     if split not in ("train", "dev", "test"):
-        raise ValueError(f"unknown split {split!r}")
+        raise CatalogError(f"unknown split {split!r}")
     if lang not in task.languages:
-        raise ValueError(f"{task_key} has no language {lang!r}; it has {', '.join(task.languages)}")
+        raise CatalogError(f"{task_key} has no language {lang!r}; it has {', '.join(task.languages)}")
     if split == "train" and lang != SOURCE_LANGUAGE:
-        raise ValueError(f"XGLUE has {task_key} training data only in {SOURCE_LANGUAGE!r}, not {lang!r}")
+        raise CatalogError(f"XGLUE has {task_key} training data only in {SOURCE_LANGUAGE!r}, not {lang!r}")
 
 
 def _file_name(task_dir: str, lang: str, split: Split) -> str:

@@ -1,4 +1,4 @@
-"""Readers for the XGLUE understanding tasks and the other real task formats (CoNLL-U, CoNLL NER).
+"""Readers for the XGLUE understanding tasks.
 
 Pure functions, no Dagster; below the stages, so that corpora (decontamination) and evaluation
 (scoring) read the test sets the same way (where the files lie: `xglue/layout.py`). Every malformed
@@ -16,7 +16,7 @@ Two return types:
 
 Two sources give the same types behind one interface (`TaskSource`): the official archive on disk
 (`ArchiveSource`, `load_task_split`) and a Hugging Face dataset with the `xglue` script's configs,
-columns and splits (`HubSource`, `load_task_split_from_hub`).
+columns and splits (`HubDatasetSource`, `load_task_split_from_hub`).
 
 Files are streamed line by line in binary and decoded per line, so only `\\n` ends a line: the
 XGLUE texts contain quotes (hence no csv quoting) and may contain lone `\\r` or Unicode line
@@ -278,53 +278,6 @@ def _word_and_tag(line: str) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Other real formats
-
-
-def read_conllu(path: Path) -> TaggedSentences:
-    """Read a CoNLL-U file as (FORM, UPOS) of its syntactic words.
-
-    Comments, multiword-token ranges (`1-2`) and empty nodes (`1.1`) are skipped, as XGLUE's POS
-    files do; a word line must have the 10 CoNLL-U columns.
-    """
-    sentences = _SentenceBuilder()
-    for number, line in numbered_lines(path):
-        if not line.strip():
-            sentences.close()
-            continue
-        if line.startswith("#"):
-            continue
-        columns = line.split("\t")
-        if len(columns) != 10:
-            raise _error(path, number, f"expected 10 tab-separated CoNLL-U columns, found {len(columns)}", line)
-        word_id, form, upos = columns[0], columns[1], columns[3]
-        if "-" in word_id or "." in word_id:
-            continue
-        if not word_id.isdigit() or not form or not upos or upos == "_":
-            raise _error(path, number, "expected an integer ID, a FORM and a UPOS", line)
-        sentences.add(form, upos)
-    return sentences.result()
-
-
-def read_conll_ner(path: Path) -> TaggedSentences:
-    """Read a CoNLL-2002/2003 NER file: word in the first column, NER tag in the last.
-
-    Columns are separated by single spaces; `-DOCSTART-` lines end the current sentence and are
-    skipped, like the blank line that follows them.
-    """
-    sentences = _SentenceBuilder()
-    for number, line in numbered_lines(path):
-        if not line.strip() or line.startswith("-DOCSTART-"):
-            sentences.close()
-            continue
-        columns = line.split(" ")
-        if len(columns) < 2 or not all(columns):
-            raise _error(path, number, "expected space-separated columns: word ... NER tag", line)
-        sentences.add(columns[0], columns[-1])
-    return sentences.result()
-
-
-# --------------------------------------------------------------------------------------------------
 # Hugging Face datasets with the configs, columns and splits of the `xglue` dataset script
 
 
@@ -502,7 +455,7 @@ class ArchiveSource:
 
 
 @dataclass(frozen=True)
-class HubSource:
+class HubDatasetSource:
     """A hub dataset laid out like the `xglue` script; `preloaded` maps a config name to its
     `DatasetDict` (tests, offline copies) and is used instead of downloading that config."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from xrep_assets.errors import XrepError
 from xrep_assets.profiles import Profile
-from xrep_assets.xglue.readers import ArchiveSource, HubSource, TaskSource
+from xrep_assets.xglue.readers import ArchiveSource, HubDatasetSource, TaskSource
 
 
 class DataSourceError(XrepError):
@@ -32,7 +32,7 @@ class DataSource:
     def open(self) -> TaskSource:
         if self.kind == "archive":
             return ArchiveSource(Path(self.location))
-        return HubSource(self.location, revision=self.revision, streaming=self.streaming)
+        return HubDatasetSource(self.location, revision=self.revision, streaming=self.streaming)
 
     def describe(self) -> str:
         return self.location if self.kind == "archive" else f"hub dataset {self.location}"

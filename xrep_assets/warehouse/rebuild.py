@@ -1,9 +1,10 @@
 """The warehouse rebuilt from the per-partition score files, whenever needed (after a schema change,
-after score files were removed, or to start a fresh warehouse file)."""
+after score files were removed, or to start a fresh warehouse file): the op; `definitions.py` makes
+it `warehouse_rebuild_job`, with the other jobs."""
 
 import dagster as dg
 
-from xrep_assets.corpora.store import study_corpus_dir
+from xrep_assets.corpora.layout import study_corpus_dir
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.warehouse.assets import WAREHOUSE_POOL
 from xrep_assets.warehouse.corpus_statistics import study_corpus_statistics
@@ -26,7 +27,3 @@ def rebuild_warehouse(context: dg.OpExecutionContext, artifacts: ArtifactStore, 
         f"{scores.select('checkpoint', 'task').n_unique()} partitions, {tables['runs'].height} runs"
     )
 
-
-@dg.job(description="Recreates the DuckDB warehouse from the catalog and the per-partition score files.")
-def warehouse_rebuild_job() -> None:
-    rebuild_warehouse()
