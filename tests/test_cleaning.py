@@ -195,7 +195,9 @@ def test_lazy_and_empty_input():
 
 
 def test_unknown_language_raises():
-    with pytest.raises(ValueError, match="xx"):
+    from xrep_assets.study import CatalogError
+
+    with pytest.raises(CatalogError, match="languages not in the study catalog: xx"):
         clean_bitext(frame([("a", "b")], "en", "xx"), RULES)
 
 

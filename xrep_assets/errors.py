@@ -9,6 +9,10 @@ class XrepError(Exception):
     """Base of every error xrep raises on purpose."""
 
 
+class SettingError(XrepError, ValueError):
+    """A setting (profile, preset, parameter) has a value the platform cannot use: names it and the choices."""
+
+
 class InputFileError(XrepError):
     """A file the platform reads is malformed: says which file, which line, and what is wrong."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from xrep_assets.errors import SettingError
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.study import (
     CONTINUED_PRETRAINING,
@@ -138,7 +139,7 @@ def resolve_profile(
 ) -> Profile:
     """The named profile with optional source overrides (e.g. a local OPUS mirror for `paper`)."""
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+        raise SettingError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
     profile = PROFILES[name]
     if opus_mirror:
         profile = replace(profile, opus_mirror=Path(opus_mirror))

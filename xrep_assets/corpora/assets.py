@@ -24,7 +24,7 @@ from xrep_assets.corpora.layout import (
     read_cleaned_bitexts,
     study_bitext_name,
 )
-from xrep_assets.errors import CorpusFormatError
+from xrep_assets.errors import CorpusFormatError, SettingError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, LanguagePair
@@ -71,7 +71,7 @@ class CleaningConfig(_CleaningOverrides):
     def params(self) -> CleaningParams:
         presets = {"study": CleaningParams(), "opusfilter": CleaningParams.opusfilter()}
         if self.preset not in presets:
-            raise ValueError(f"unknown cleaning preset {self.preset!r}; choose one of {sorted(presets)}")
+            raise SettingError(f"unknown cleaning preset {self.preset!r}; choose one of {sorted(presets)}")
         return replace(presets[self.preset], **_overrides(self, "preset"))
 
 

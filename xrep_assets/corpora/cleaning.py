@@ -67,7 +67,8 @@ import numpy as np
 import polars as pl
 
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, TEXT_SIDES
-from xrep_assets.study import LANGUAGES, Language
+from xrep_assets.errors import SettingError
+from xrep_assets.study import LANGUAGES, CatalogError, Language
 from xrep_assets.text.chars import ARABIC_BLOCK_BIT, PYTHON_WHITESPACE, SCRIPT_BITS, SPACE
 from xrep_assets.text.dedup import SeenKeys, dedup_keys
 from xrep_assets.text.langid import LanguageIdentifier, identified, language_id_input
@@ -184,9 +185,9 @@ class CleaningParams:
 
     def __post_init__(self) -> None:
         if self.length_unit not in LENGTH_UNITS:
-            raise ValueError(f"length_unit must be one of {LENGTH_UNITS}, not {self.length_unit!r}")
+            raise SettingError(f"length_unit must be one of {LENGTH_UNITS}, not {self.length_unit!r}")
         if self.batch_rows < 1 or self.n_jobs < 1:
-            raise ValueError(f"batch_rows and n_jobs must be positive (got {self.batch_rows}, {self.n_jobs})")
+            raise SettingError(f"batch_rows and n_jobs must be positive (got {self.batch_rows}, {self.n_jobs})")
 
     @classmethod
     def opusfilter(cls, **overrides: Any) -> "CleaningParams":
@@ -332,7 +333,7 @@ def dropped(
 
 
 def language_pairs(batch: pl.DataFrame) -> list[tuple[str, str]]:
-    """The (lang_1, lang_2) pairs of the batch, in order; raises ValueError for a language the
+    """The (lang_1, lang_2) pairs of the batch, in order; raises CatalogError for a language the
     study catalog does not have."""
     first = batch.row(0, named=True)
     columns = [batch.get_column(col) for col in ("lang_1", "lang_2")]
@@ -342,7 +343,7 @@ def language_pairs(batch: pl.DataFrame) -> list[tuple[str, str]]:
         pairs = list(batch.select("lang_1", "lang_2").unique(maintain_order=True).iter_rows())
     unknown = sorted({str(code) for pair in pairs for code in pair if code not in LANGUAGES})
     if unknown:
-        raise ValueError(f"languages not in the study catalog: {', '.join(unknown)}")
+        raise CatalogError(f"languages not in the study catalog: {', '.join(unknown)}")
     return pairs
 
 
