@@ -336,3 +336,32 @@ def test_no_intact_state_is_an_error_that_names_each(tmp_path):
     with pytest.raises(TrainingStateError, match=r"step-00000003: no state.json .*remove it to train from step 0"):
         load_latest_state(tmp_path, 0, torch.device("cpu"), lambda _: None)
     assert load_latest_state(tmp_path / "absent", 0, torch.device("cpu"), lambda _: None) is None
+
+
+@pytest.mark.parametrize(("damage", "problem"), [
+    ("truncate", "training.pt has 10 bytes, state.json says"),
+    ("flip a byte", "training.pt does not match its sha256"),
+    ("remove rng", "rng-rank0.pt is missing"),
+    ("garble manifest", "state.json is not a manifest"),
+    ("remove manifest", "no state.json"),
+])
+def test_each_damage_to_the_newest_state_falls_back_to_the_one_before(tmp_path, damage, problem):
+    save_state(tmp_path, 3, training_of(3), Distributed(), keep=2)
+    newest = save_state(tmp_path, 6, training_of(6), Distributed(), keep=2)
+    training_pt = newest / "training.pt"
+    if damage == "truncate":
+        training_pt.write_bytes(training_pt.read_bytes()[:10])
+    elif damage == "flip a byte":
+        data = bytearray(training_pt.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        training_pt.write_bytes(bytes(data))
+    elif damage == "remove rng":
+        (newest / "rng-rank0.pt").unlink()
+    elif damage == "garble manifest":
+        (newest / "state.json").write_text('{"files": [1, 2]}')
+    else:
+        (newest / "state.json").unlink()
+    lines: list[str] = []
+    state, training, _ = load_latest_state(tmp_path, 0, torch.device("cpu"), lines.append)
+    assert state.name == "step-00000003" and training["step"] == 3
+    assert len(lines) == 1 and lines[0].startswith("skipping training state step-00000006: ") and problem in lines[0]

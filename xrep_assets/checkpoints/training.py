@@ -180,12 +180,13 @@ def state_problem(state: Path, rank: int = 0) -> str | None:
     """Why `state` cannot be resumed by `rank`, or None: its manifest must name `training.pt` and
     the rank's RNG file, and every file it names must have the size and sha256 it records."""
     try:
-        files = json.loads((state / STATE_MANIFEST).read_text(encoding="utf-8"))["files"]
+        raw = json.loads((state / STATE_MANIFEST).read_text(encoding="utf-8"))["files"]
+        files = {str(name): (int(size), str(digest)) for name, (size, digest) in raw.items()}
     except FileNotFoundError:
-        return f"no {STATE_MANIFEST} (its save broke off)"
+        return f"no {STATE_MANIFEST} (damaged, or saved before states had one)"
     except OSError as exc:
         return f"{STATE_MANIFEST} is unreadable ({exc!r})"
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return f"{STATE_MANIFEST} is not a manifest ({exc!r})"
     for needed in ("training.pt", f"rng-rank{rank}.pt"):
         if needed not in files:
