@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -54,7 +55,9 @@ def remote_tree(url: str, *parts: str) -> dict[str, bytes]:
 
 
 def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.rglob(".*"))
+    """Hidden entries but the versions a directory artifact's symlink names (its committed copy)."""
+    live = {p.parent / os.readlink(p) for p in directory.rglob("*") if p.is_symlink()}
+    return sorted(p.name for p in directory.rglob(".*") if p not in live)
 
 
 # (a) without a remote: atomic local commits, as before

@@ -195,7 +195,7 @@ def test_two_processes_train_with_ddp_on_cpu(tmp_path, corpus, tokenizer_dir):
     assert log["world_size"] == 2
     assert AutoModelForCausalLM.from_pretrained(spec.out_dir) is not None
     # Both ranks wrote their RNG state into each training state.
-    assert sorted(p.name for p in latest_state(Path(spec.work_dir)).iterdir()) == ["rng-rank0.pt", "rng-rank1.pt", "training.pt"]
+    assert sorted(p.name for p in latest_state(Path(spec.work_dir)).iterdir()) == ["rng-rank0.pt", "rng-rank1.pt", "state.json", "training.pt"]
 
 
 # --------------------------------------------------------------------------------------------------

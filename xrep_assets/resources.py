@@ -33,8 +33,10 @@ class ArtifactStore(dg.ConfigurableResource):
     mirrored to object storage.
 
     `root` is a local folder, or in Kubernetes a volume (ReadWriteMany, at /artifacts) shared by the run
-    pods and the worker pods. Every writer fills a temporary sibling and renames it into place, so a
-    failed step never leaves a half-written artifact where a reader would find it.
+    pods and the worker pods. Every writer fills a temporary sibling and commits it durably (fsynced; a
+    directory becomes a new version that the artifact's symlink is atomically switched to; see
+    `xrep_assets/artifacts.py`), so neither a failed step nor a killed process leaves a half-written
+    artifact where a reader would find it.
 
     `remote` (in `default_resources()`: env `XREP_ARTIFACTS_REMOTE`) is an fsspec URL, e.g.
     `s3://bucket/xrep` or `gs://bucket/xrep` (needs s3fs / gcsfs; credentials from AWS_* or
@@ -59,11 +61,12 @@ class ArtifactStore(dg.ConfigurableResource):
         return self.folder.path(*parts)
 
     def writing_file(self, *parts: str) -> AbstractContextManager[Path]:
-        """A temporary path to fill; renamed to the artifact (and uploaded) when the block ends cleanly."""
+        """A temporary path to fill; fsynced and renamed to the artifact (and uploaded) when the block ends cleanly."""
         return self.folder.writing_file(*parts)
 
     def writing_dir(self, *parts: str) -> AbstractContextManager[Path]:
-        """A temporary directory to fill; renamed to the artifact (and uploaded) when the block ends cleanly."""
+        """A temporary directory to fill; committed as the artifact's new version (and uploaded) when the
+        block ends cleanly."""
         return self.folder.writing_dir(*parts)
 
 

@@ -8,6 +8,7 @@ any point and resumed from its last state therefore ends with the same weights a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -30,6 +31,7 @@ from transformers import (
     get_scheduler,
 )
 
+from xrep_assets.artifacts import committing_dir, fsync_path
 from xrep_assets.checkpoints.batches import ExampleSource, collate
 from xrep_assets.checkpoints.models import Dropouts, build_model, count_parameters, load_init_from, objective_loss
 from xrep_assets.checkpoints.spec import PretrainSpec, PretrainSpecError
@@ -39,10 +41,15 @@ from xrep_assets.checkpoints.vocabulary import token_ids
 from xrep_assets.errors import XrepError
 
 STATE_PREFIX = "step-"
+STATE_MANIFEST = "state.json"  # written last into a state: every file's size and sha256
 
 
 class TrainingDivergedError(XrepError):
     """The loss became NaN or infinite."""
+
+
+class TrainingStateError(XrepError):
+    """Training states exist but none is intact: names each and what is wrong with it."""
 
 
 @dataclass
@@ -154,18 +161,75 @@ def mixed_precision(device: torch.device, precision: str) -> tuple[object, torch
 
 
 # --------------------------------------------------------------------------------------------------
-# Training states in work_dir: step-00000100/{training.pt, rng-rank0.pt, ...}
+# Training states in work_dir: step-00000100/{training.pt, rng-rank0.pt, ..., state.json}
 
 
 def state_dirs(work_dir: Path) -> list[Path]:
+    """The committed states, oldest first (intact or not: `state_problem` says)."""
     if not work_dir.exists():
         return []
-    return sorted(p for p in work_dir.iterdir() if p.is_dir() and p.name.startswith(STATE_PREFIX) and (p / "training.pt").exists())
+    return sorted(p for p in work_dir.iterdir() if p.is_dir() and p.name.startswith(STATE_PREFIX))
 
 
 def latest_state(work_dir: Path) -> Path | None:
-    states = state_dirs(work_dir)
-    return states[-1] if states else None
+    """The newest intact state."""
+    return next((state for state in reversed(state_dirs(work_dir)) if state_problem(state) is None), None)
+
+
+def state_problem(state: Path, rank: int = 0) -> str | None:
+    """Why `state` cannot be resumed by `rank`, or None: its manifest must name `training.pt` and
+    the rank's RNG file, and every file it names must have the size and sha256 it records."""
+    try:
+        raw = json.loads((state / STATE_MANIFEST).read_text(encoding="utf-8"))["files"]
+        files = {str(name): (int(size), str(digest)) for name, (size, digest) in raw.items()}
+    except FileNotFoundError:
+        return f"no {STATE_MANIFEST} (damaged, or saved before states had one)"
+    except OSError as exc:
+        return f"{STATE_MANIFEST} is unreadable ({exc!r})"
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"{STATE_MANIFEST} is not a manifest ({exc!r})"
+    for needed in ("training.pt", f"rng-rank{rank}.pt"):
+        if needed not in files:
+            return f"{STATE_MANIFEST} does not list {needed}"
+    for name, (size, digest) in sorted(files.items()):
+        path = state / name
+        try:
+            if (got := path.stat().st_size) != size:
+                return f"{name} has {got} bytes, {STATE_MANIFEST} says {size}"
+            if _sha256(path) != digest:
+                return f"{name} does not match its sha256 in {STATE_MANIFEST}"
+        except FileNotFoundError:
+            return f"{name} is missing"
+        except OSError as exc:
+            return f"{name} is unreadable ({exc!r})"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def load_latest_state(work_dir: Path, rank: int, device: torch.device, log: Callable[[str], None]) -> tuple[Path, dict, dict] | None:
+    """(folder, training, RNG state of `rank`) of the newest intact state, logging each newer one it
+    skips and why; None where there is no state. States exist but none is intact: `TrainingStateError`
+    rather than training from step 0, which may redo days of work a user would rather recover."""
+    skipped = []
+    for state in reversed(state_dirs(work_dir)):
+        problem = state_problem(state, rank)
+        if problem is None:
+            try:
+                training = torch.load(state / "training.pt", map_location=device, weights_only=False)
+                rng = torch.load(state / f"rng-rank{rank}.pt", weights_only=False)
+            except Exception as exc:  # torch reports a bad file as RuntimeError, EOFError, pickle errors, ...
+                problem = f"unreadable ({exc!r})"
+            else:
+                return state, training, rng
+        log(f"skipping training state {state.name}: {problem}")
+        skipped.append(f"{state.name}: {problem}")
+    if skipped:
+        raise TrainingStateError(f"no intact training state in {work_dir} ({'; '.join(skipped)}); remove it to train from step 0")
+    return None
 
 
 def _rng_state() -> dict:
@@ -186,21 +250,30 @@ def _set_rng_state(state: dict) -> None:
 
 
 def save_state(work_dir: Path, step: int, training: dict, dist_info: Distributed, keep: int) -> Path:
-    """Every rank writes its RNG state, rank 0 the rest, into a temporary folder renamed when complete."""
+    """Every rank writes its RNG state, rank 0 the rest and then the manifest, each file fsynced, into a
+    temporary folder renamed when complete; killed saves' folders are removed first."""
     final = work_dir / f"{STATE_PREFIX}{step:08d}"
     tmp = work_dir / f".{final.name}.tmp"
     if dist_info.is_main:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for orphan in work_dir.glob(f".{STATE_PREFIX}*.tmp"):
+            shutil.rmtree(orphan, ignore_errors=True)
         tmp.mkdir(parents=True)
     dist_info.barrier()
-    torch.save(_rng_state(), tmp / f"rng-rank{dist_info.rank}.pt")
+    rng = tmp / f"rng-rank{dist_info.rank}.pt"
+    torch.save(_rng_state(), rng)
+    fsync_path(rng)
     if dist_info.is_main:
-        torch.save(training, tmp / "training.pt.tmp")
-        os.replace(tmp / "training.pt.tmp", tmp / "training.pt")
+        torch.save(training, tmp / "training.pt")
+        fsync_path(tmp / "training.pt")
     dist_info.barrier()
     if dist_info.is_main:
-        shutil.rmtree(final, ignore_errors=True)
+        files = {p.name: [p.stat().st_size, _sha256(p)] for p in sorted(tmp.iterdir())}
+        (tmp / STATE_MANIFEST).write_text(json.dumps({"files": files}, indent=1), encoding="utf-8")
+        fsync_path(tmp / STATE_MANIFEST)
+        fsync_path(tmp)
+        shutil.rmtree(final, ignore_errors=True)  # a state skipped as not intact when this run resumed
         tmp.rename(final)
+        fsync_path(work_dir)
         for old in state_dirs(work_dir)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     dist_info.barrier()
@@ -246,9 +319,10 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
                               device=str(device), threads=torch.get_num_threads())
 
     work_dir = Path(spec.work_dir)
-    start = latest_state(work_dir)
-    if start is not None:
-        training = torch.load(start / "training.pt", map_location=device, weights_only=False)
+    resumed = load_latest_state(work_dir, dist_info.rank, device, log)
+    start = None
+    if resumed is not None:
+        start, training, rng = resumed
         if training["identity"] != spec.training_identity():
             raise PretrainSpecError(f"the training state in {start} belongs to a different run; remove {work_dir} to start over")
         model.load_state_dict(training["model"])
@@ -259,7 +333,7 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
         examples.restore(training["data"])
         summary.losses, summary.tokens_seen = [tuple(x) for x in training["losses"]], training["tokens_seen"]
         summary.resumed_from = training["step"]
-        _set_rng_state(torch.load(start / f"rng-rank{dist_info.rank}.pt", weights_only=False))
+        _set_rng_state(rng)
         log(f"resuming from {start.name} (step {training['step']} of {spec.steps})")
 
     wrapped: torch.nn.Module = LossModule(spec.objective, model, spec.label_smoothing)
@@ -339,11 +413,11 @@ def train(spec: PretrainSpec, log: Callable[[str], None] = print) -> TrainingSum
     summary.seconds = time.perf_counter() - began
     summary.tokens_seen += tokens_here * dist_info.world_size
     if dist_info.is_main:
-        out_dir = Path(spec.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         model.eval()
-        model.save_pretrained(str(out_dir))
-        tokenizer.save_pretrained(str(out_dir))
-        (out_dir / TRAINING_LOG).write_text(json.dumps(summary.to_json(), indent=2), encoding="utf-8")
+        # Filled beside out_dir and committed whole: a kill never leaves config.json beside half the weights.
+        with committing_dir(Path(spec.out_dir)) as out_dir:
+            model.save_pretrained(str(out_dir))
+            tokenizer.save_pretrained(str(out_dir))
+            (out_dir / TRAINING_LOG).write_text(json.dumps(summary.to_json(), indent=2), encoding="utf-8")
     dist_info.barrier()
     return summary
