@@ -14,6 +14,7 @@ does.
 from __future__ import annotations
 
 import gzip
+import io
 import signal
 import tempfile
 import zipfile
@@ -345,7 +346,7 @@ def test_moses_zip_corrupt_compressed_stream(case, data):
     name = data.draw(st.sampled_from(case.lockstep[:2]))
 
     def corrupt(raw: bytes) -> bytes:
-        with zipfile.ZipFile(__import__("io").BytesIO(raw)) as archive:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             info = archive.getinfo(name)
         start = info.header_offset + 30 + len(info.orig_filename.encode()) + len(info.extra)
         at = start + data.draw(st.integers(0, max(info.compress_size - 1, 0)))
