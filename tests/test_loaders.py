@@ -242,17 +242,21 @@ def test_real_german_tagging_dev_sets():
 
 def test_tagging_lines_are_split_like_the_evaluator(tmp_path):
     # the evaluator ends a sentence at -DOCSTART-, takes the last whitespace-separated field as the
-    # tag (tab or trailing whitespace allowed) and keeps a whitespace-only word as a token
+    # tag (tab or trailing whitespace allowed); a word with an inner no-break space stays whole
     write_task_file(
         tmp_path, "NER", "en", "test",
-        "-DOCSTART- -X- -X- O\n\nEU\tI-ORG\nrejects O  \n-DOCSTART- O\nPeter I-PER\n\u00a0 O\n",
+        "-DOCSTART- -X- -X- O\n\nEU\tI-ORG\nrejects O  \n-DOCSTART- O\nPeter I-PER\nvon\u00a0Bonn O\n",
     )
     ner = load_task_split(tmp_path, "NER", "en", "test")
-    assert ner.tokens == [["EU", "rejects"], ["Peter", "\u00a0"]]
+    assert ner.tokens == [["EU", "rejects"], ["Peter", "von\u00a0Bonn"]]
     assert ner.tags == [["I-ORG", "O"], ["I-PER", "O"]]
     write_task_file(tmp_path, "NER", "en", "test", "EU I-ORG\n I-ORG\n")
     with pytest.raises(TaskDataError, match=r":2: expected 'word label'"):
         load_task_split(tmp_path, "NER", "en", "test")
+    # the evaluator would count a whitespace-only word as a token, but it is no text to encode
+    write_task_file(tmp_path, "POS", "en", "test", "Ja INTJ\n\u00a0 PUNCT\n")
+    with pytest.raises(TaskDataError, match=r"en\.test:2: the word is only whitespace"):
+        load_task_split(tmp_path, "POS", "en", "test")
 
 
 def test_nc_categories_are_the_ten_of_xglue(tmp_path):
