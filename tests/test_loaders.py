@@ -369,6 +369,21 @@ def test_hub_errors_name_the_split_and_row():
         load_task_split_from_hub("someone/xglue", "QAM", "de", "test", dataset=wrong)
 
 
+def test_hub_splits_without_rows_or_words_are_errors():
+    empty = hub_dataset("qam", "test.de", {"question": [], "answer": [], "label": []})
+    with pytest.raises(TaskDataError, match=r"\[qam/test\.de\]: no rows: the split is empty"):
+        load_task_split_from_hub("someone/xglue", "QAM", "de", "test", dataset=empty)
+    empty = hub_dataset("ner", "test.de", {"words": [], "ner": []})
+    with pytest.raises(TaskDataError, match=r"\[ner/test\.de\]: no sentences: the split is empty"):
+        load_task_split_from_hub("someone/xglue", "NER", "de", "test", dataset=empty)
+    wordless = hub_dataset("ner", "test.de", {"words": [["Bonn"], []], "ner": [[6], []]})
+    with pytest.raises(TaskDataError, match=r"\[ner/test\.de\]:2: a sentence without words"):
+        load_task_split_from_hub("someone/xglue", "NER", "de", "test", dataset=wordless)
+    blank_word = hub_dataset("pos", "test.de", {"words": [["Ja", " "]], "pos": [[6, 12]]})
+    with pytest.raises(TaskDataError, match=r"\[pos/test\.de\]:1: a word that is empty or only whitespace"):
+        load_task_split_from_hub("someone/xglue", "POS", "de", "test", dataset=blank_word)
+
+
 def test_task_sources_share_one_interface(tmp_path):
     write_task_file(tmp_path, "QAM", "fr", "test", "q\ta\t1\n")
     archive = ArchiveSource(tmp_path)

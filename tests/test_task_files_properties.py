@@ -44,7 +44,7 @@ from xrep_assets.xglue.readers import (
 )
 
 # Bounded and deterministic: the whole file runs in seconds on a 2-core CI machine.
-LIMITS = settings(max_examples=20, deadline=None, derandomize=True, database=None,
+LIMITS = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 READ_SECONDS = 10  # a read of these few-line files that takes longer is a hang
 
