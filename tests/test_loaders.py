@@ -242,17 +242,21 @@ def test_real_german_tagging_dev_sets():
 
 def test_tagging_lines_are_split_like_the_evaluator(tmp_path):
     # the evaluator ends a sentence at -DOCSTART-, takes the last whitespace-separated field as the
-    # tag (tab or trailing whitespace allowed) and keeps a whitespace-only word as a token
+    # tag (tab or trailing whitespace allowed); a word with an inner no-break space stays whole
     write_task_file(
         tmp_path, "NER", "en", "test",
-        "-DOCSTART- -X- -X- O\n\nEU\tI-ORG\nrejects O  \n-DOCSTART- O\nPeter I-PER\n\u00a0 O\n",
+        "-DOCSTART- -X- -X- O\n\nEU\tI-ORG\nrejects O  \n-DOCSTART- O\nPeter I-PER\nvon\u00a0Bonn O\n",
     )
     ner = load_task_split(tmp_path, "NER", "en", "test")
-    assert ner.tokens == [["EU", "rejects"], ["Peter", "\u00a0"]]
+    assert ner.tokens == [["EU", "rejects"], ["Peter", "von\u00a0Bonn"]]
     assert ner.tags == [["I-ORG", "O"], ["I-PER", "O"]]
     write_task_file(tmp_path, "NER", "en", "test", "EU I-ORG\n I-ORG\n")
     with pytest.raises(TaskDataError, match=r":2: expected 'word label'"):
         load_task_split(tmp_path, "NER", "en", "test")
+    # the evaluator would count a whitespace-only word as a token, but it is no text to encode
+    write_task_file(tmp_path, "POS", "en", "test", "Ja INTJ\n\u00a0 PUNCT\n")
+    with pytest.raises(TaskDataError, match=r"en\.test:2: the word is only whitespace"):
+        load_task_split(tmp_path, "POS", "en", "test")
 
 
 def test_nc_categories_are_the_ten_of_xglue(tmp_path):
@@ -363,6 +367,21 @@ def test_hub_errors_name_the_split_and_row():
     wrong = hub_dataset("paws-x", "test.de", {"sentence1": ["a"], "sentence2": ["b"], "label": [1]})
     with pytest.raises(TaskDataError, match=r"missing columns \['question', 'answer'\]"):
         load_task_split_from_hub("someone/xglue", "QAM", "de", "test", dataset=wrong)
+
+
+def test_hub_splits_without_rows_or_words_are_errors():
+    empty = hub_dataset("qam", "test.de", {"question": [], "answer": [], "label": []})
+    with pytest.raises(TaskDataError, match=r"\[qam/test\.de\]: no rows: the split is empty"):
+        load_task_split_from_hub("someone/xglue", "QAM", "de", "test", dataset=empty)
+    empty = hub_dataset("ner", "test.de", {"words": [], "ner": []})
+    with pytest.raises(TaskDataError, match=r"\[ner/test\.de\]: no sentences: the split is empty"):
+        load_task_split_from_hub("someone/xglue", "NER", "de", "test", dataset=empty)
+    wordless = hub_dataset("ner", "test.de", {"words": [["Bonn"], []], "ner": [[6], []]})
+    with pytest.raises(TaskDataError, match=r"\[ner/test\.de\]:2: a sentence without words"):
+        load_task_split_from_hub("someone/xglue", "NER", "de", "test", dataset=wordless)
+    blank_word = hub_dataset("pos", "test.de", {"words": [["Ja", " "]], "pos": [[6, 12]]})
+    with pytest.raises(TaskDataError, match=r"\[pos/test\.de\]:1: a word that is empty or only whitespace"):
+        load_task_split_from_hub("someone/xglue", "POS", "de", "test", dataset=blank_word)
 
 
 def test_task_sources_share_one_interface(tmp_path):

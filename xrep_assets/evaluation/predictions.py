@@ -10,9 +10,11 @@ WPR: the grade; NER/POS: `word tag` lines). Predictions follow the evaluator's f
 - NER, POS: one tag per line for each gold token, a blank line between sentences. A sentence with
   fewer tags than gold tokens is padded with `O` (models truncate long sentences); more is an error.
 
-Each line is stripped like the evaluator does; blank lines at the end of a file are not rows. A
-count mismatch, an unknown label and an unparsable grade are `TaskDataError`s naming the file and
-line. Like the evaluator's `--ground_truth_dir` / `--prediction_dir`, `gold` may instead be the
+Each line is stripped like the evaluator does; blank lines at the end of a file are not rows. Lines
+are read as the task files are (`xglue.readers.numbered_lines`: only `\\n` ends a line, a leading BOM
+is dropped, a NUL byte is an error), and a gold file without rows fails naming it. A count mismatch,
+an unknown label and an unparsable grade are `TaskDataError`s naming the file and line. Like the
+evaluator's `--ground_truth_dir` / `--prediction_dir`, `gold` may instead be the
 `xglue_full_dataset/` folder and `predictions` a folder of `<TASK>/<lang>.prediction` files; then
 `lang` picks the files.
 """

@@ -20,7 +20,11 @@ columns and splits (`HubDatasetSource`, `load_task_split_from_hub`).
 
 Files are streamed line by line in binary and decoded per line, so only `\\n` ends a line: the
 XGLUE texts contain quotes (hence no csv quoting) and may contain lone `\\r` or Unicode line
-separators, which must stay inside their field.
+separators, which must stay inside their field. A file with CR-only line ends is therefore one long
+line, which fails loudly: a TSV row then has too many fields, and a tagging line may not hold a `\\r`.
+A leading UTF-8 byte-order mark is dropped (a U+FEFF anywhere else is text: NC's German dev set has
+some at the start of a title); a NUL byte is an error. A file without a single row or sentence (empty,
+blank lines only, a header only) is an error, never 0 examples.
 """
 
 from __future__ import annotations
@@ -212,6 +216,8 @@ def _read_tsv_examples(
         text_b.append(b)
         labels.append(label)
         groups.append(group)
+    if not labels:
+        raise TaskDataError(path, None, "no rows (the file is empty, blank lines only or a header only)")
     frame = pl.DataFrame(
         {"text_a": text_a, "text_b": text_b, "label": labels, "group": groups}, schema=SENTENCE_COLUMNS
     )
@@ -231,8 +237,10 @@ def _query_group(groups: list[int], previous_query: str | None, query: str) -> i
 def _split_fields(path: Path, number: int, line: str, columns: tuple[str, ...]) -> dict[str, str]:
     values = line.split("\t")
     if len(values) != len(columns):
+        # a lone CR inside a too-long line is the likely cause: rows joined by CR-only line ends
+        hint = " (the line holds a carriage return: CR-only line ends?)" if "\r" in line else ""
         raise _error(path, number, f"expected {len(columns)} tab-separated fields ({', '.join(columns)}), "
-                     f"found {len(values)}", line)
+                     f"found {len(values)}{hint}", line)
     for name, value in zip(columns, values):
         if not value.strip():
             raise _error(path, number, f"empty field {name!r}", line)
@@ -253,20 +261,32 @@ def read_xglue_tagging(path: Path, tag_set: frozenset[str] | None = None) -> Tag
     tokens: the label is the last whitespace-separated field (trailing whitespace ignored), the
     word is everything before the one separator in front of it (a Vietnamese UD word keeps its
     inner spaces), and a line starting with `-DOCSTART-` ends a sentence like a blank line. A
-    line without a word, or a tag outside `tag_set`, is an error.
+    line without a word, a word of whitespace only (the evaluator would count it, but it is no
+    text to encode), a `\\r` inside a line (CR-only line ends would join the whole file into one
+    token), a tag outside `tag_set` and a file without a sentence are errors.
     """
     sentences = _SentenceBuilder()
     for number, line in numbered_lines(path):
-        if not line.strip() or line.startswith("-DOCSTART-"):
+        if not line.strip():
+            sentences.close()
+            continue
+        if "\r" in line:
+            raise _error(path, number, "a carriage return inside the line (CR-only line ends?)", line)
+        if line.startswith("-DOCSTART-"):
             sentences.close()
             continue
         word, tag = _word_and_tag(line)
         if not word:
             raise _error(path, number, "expected 'word label' separated by whitespace", line)
+        if not word.strip():
+            raise _error(path, number, "the word is only whitespace", line)
         if tag_set is not None and tag not in tag_set:
             raise _error(path, number, f"unknown tag {tag!r}", line)
         sentences.add(word, tag)
-    return sentences.result()
+    result = sentences.result()
+    if not result:
+        raise TaskDataError(path, None, "no sentences (the file is empty, or blank and -DOCSTART- lines only)")
+    return result
 
 
 def _word_and_tag(line: str) -> tuple[str, str]:
@@ -377,6 +397,8 @@ def _hub_sentences(task_key: str, batches: Iterable[dict], features: Any, source
             text_b.append(" ".join(batch[name][i] for name in columns.text_b))
             labels.append(label)
             groups.append(group)
+    if not labels:
+        raise TaskDataError(source, None, "no rows: the split is empty")
     frame = pl.DataFrame(
         {"text_a": text_a, "text_b": text_b, "label": labels, "group": groups}, schema=SENTENCE_COLUMNS
     )
@@ -394,8 +416,14 @@ def _hub_tagged(task_key: str, batches: Iterable[dict], features: Any, source: s
             row = len(tokens) + 1
             if len(words) != len(raw_tags):
                 raise TaskDataError(source, row, f"{len(words)} words but {len(raw_tags)} tags")
+            if not words:
+                raise TaskDataError(source, row, "a sentence without words")
+            if not all(isinstance(word, str) and word.strip() for word in words):
+                raise TaskDataError(source, row, f"a word that is empty or only whitespace: {list(words)!r}")
             tokens.append(list(words))
             tags.append([_hub_label(raw, names, {}, _TAG_SETS[task_key], source, row) for raw in raw_tags])
+    if not tokens:
+        raise TaskDataError(source, None, "no sentences: the split is empty")
     return TaggedSentences(tokens=tokens, tags=tags)
 
 
@@ -529,6 +557,8 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise TaskDataError(path, None, "missing file") from None
     with handle:
         for number, raw in enumerate(handle, start=1):
+            if 0 in raw:  # a NUL is never text: a binary or damaged file
+                raise TaskDataError(path, number, f"NUL byte at byte {raw.index(0)} of the line")
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
