@@ -454,10 +454,10 @@ def monolingual_text(frames: Mapping[str, pl.DataFrame] | Iterable[pl.DataFrame]
 def empty_parts(rows: Mapping[tuple[str, str], int], lines: Mapping[str, int], pairs: Iterable[LanguagePair]) -> list[str]:
     """The parts of a study corpus that are empty, named (``en-fr validation``, ``fr monolingual``):
     ``rows`` counts each (pair key, split), ``lines`` each language's monolingual text. Every pair
-    needs training and validation rows and every language of the pairs text, across both corpora;
-    one corpus alone may leave a pair empty (see *cap* above)."""
+    needs training and validation rows, and every language of the pairs needs text, across both
+    corpora; one corpus alone may leave a pair empty (see *cap* above)."""
     pairs = list(pairs)
-    languages = [lang for lang in dict.fromkeys(lang for pair in pairs for lang in (pair.l1, pair.l2))]
+    languages = list(dict.fromkeys(lang for pair in pairs for lang in (pair.l1, pair.l2)))
     empty = [f"{pair.key} {split}" for pair in pairs for split in ("train", "validation") if not rows.get((pair.key, split))]
     return empty + [f"{lang} monolingual" for lang in languages if not lines.get(lang)]
 

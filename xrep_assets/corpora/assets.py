@@ -140,11 +140,10 @@ def cleaned_bitext(
                 if preview is None and kept.height:
                     preview = kept
         if kept_rows == 0:
-            total = sum(removed.values())
+            removals = ", ".join(f"{name} {count}" for name, count in removed.items() if count)
             raise EmptyOutputError(
                 f"cleaned_bitext {corpus.key} {pair.key}", artifacts.path(*raw_bitext_parts(corpus, pair)),
-                f"no pair kept of {total}, removed by filter: "
-                + (", ".join(f"{name} {count}" for name, count in removed.items() if count) or "none (the raw bitext is empty)"),
+                f"no pair kept of {sum(removed.values())}, removed by filter: {removals or 'none (the raw bitext is empty)'}",
             )
     total = kept_rows + sum(removed.values())
     return dg.MaterializeResult(

@@ -42,7 +42,7 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
     return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
 
 
-def duckdb_message(error: duckdb.Error) -> str:
+def _duckdb_message(error: duckdb.Error) -> str:
     """DuckDB's message on one line: its first paragraph (the caret under the query is left out)."""
     return " ".join(line.strip() for line in str(error).split("\n\n")[0].splitlines() if line.strip())
 
@@ -73,12 +73,12 @@ class DuckDBWarehouse(dg.ConfigurableResource):
             except duckdb.Error as error:
                 if not _is_lock_conflict(error):  # garbage, a truncated file, a failed checksum
                     raise WarehouseError(
-                        f"cannot open the warehouse at {self.path}: {duckdb_message(error)}; if it is damaged, move "
+                        f"cannot open the warehouse at {self.path}: {_duckdb_message(error)}; if it is damaged, move "
                         "it aside and run warehouse_rebuild_job (it refills every table from the score files)"
                     ) from error
                 if time.monotonic() > deadline:
                     raise WarehouseError(
-                        f"the warehouse at {self.path} stayed locked for {self.lock_timeout_s:g} s: {duckdb_message(error)}"
+                        f"the warehouse at {self.path} stayed locked for {self.lock_timeout_s:g} s: {_duckdb_message(error)}"
                     ) from error
                 time.sleep(0.2)
         try:
@@ -189,4 +189,4 @@ class DuckDBWarehouse(dg.ConfigurableResource):
             except duckdb.InternalError:  # a DuckDB bug, not the query: keep its traceback
                 raise
             except duckdb.Error as error:
-                raise WarehouseQueryError(f"the query {sql!r} failed on {self.path}: {duckdb_message(error)}") from error
+                raise WarehouseQueryError(f"the query {sql!r} failed on {self.path}: {_duckdb_message(error)}") from error
