@@ -9,7 +9,7 @@ import pytest
 from xrep_assets.corpora.assets import cleaned_bitext, raw_bitext
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.errors import CorpusFormatError
+from xrep_assets.errors import CorpusFormatError, EmptyOutputError
 from xrep_assets.fixtures import OPUS_MIRROR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, CatalogError, LanguagePair, corpus_named
@@ -131,7 +131,7 @@ def test_unknown_format_corpus_and_language_code(tmp_path):
 
 def test_a_corpus_emptied_by_cleaning_writes_nothing(tmp_path):
     res = resources(tmp_path, OPUS_MIRROR)
-    with pytest.raises(CorpusFormatError, match=r"en-fr\.parquet: nothing left after cleaning unpc en-fr"):
+    with pytest.raises(EmptyOutputError, match=r"cleaned_bitext unpc en-fr: no pair kept of \d+.*en-fr\.parquet"):
         dg.materialize_to_memory(
             [raw_bitext, cleaned_bitext], resources=res, partition_key=KEY,
             run_config={"ops": {"cleaned_bitext": {"config": {"min_length": 1000}}}},

@@ -200,7 +200,7 @@ def test_a_partition_write_refuses_rows_of_another_partition(warehouse):
 
 def test_a_writer_waits_for_a_lock_held_outside_dagster(warehouse):
     """Another process (a DuckDB client, or a second writer Dagster's SQLite pool let in at the same
-    instant) holds the file: a write waits up to lock_timeout_s, then fails with DuckDB's lock error."""
+    instant) holds the file: a write waits up to lock_timeout_s, then fails naming the file and DuckDB's lock error."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(3)",
          warehouse.path], stdout=subprocess.PIPE, text=True,
@@ -208,8 +208,9 @@ def test_a_writer_waits_for_a_lock_held_outside_dagster(warehouse):
     try:
         assert holder.stdout.readline().strip() == "held"
         rows = study_rows().filter((pl.col("checkpoint") == "clm") & (pl.col("task") == "NC"))
-        with pytest.raises(duckdb.IOException, match="lock"):
+        with pytest.raises(WarehouseError, match=r"warehouse at .* stayed locked for 0 s: .*lock") as raised:
             DuckDBWarehouse(path=warehouse.path, lock_timeout_s=0).replace_partition("clm", "NC", rows)
+        assert isinstance(raised.value.__cause__, duckdb.IOException)
         assert DuckDBWarehouse(path=warehouse.path, lock_timeout_s=60).replace_partition("clm", "NC", rows) == 1
     finally:
         holder.kill()

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 from xrep_assets.environment import PROFILE_ENV_VAR
 from xrep_assets.paths import default_warehouse_path, ensure_dagster_home
@@ -53,15 +54,9 @@ def cmd_evaluate_predictions(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from xrep_assets.errors import XrepError
     from xrep_assets.evaluation.predictions import evaluate_predictions
 
-    try:
-        result = evaluate_predictions(args.task, Path(args.gold), Path(args.predictions), args.lang, args.split)
-    except (XrepError, ValueError) as error:
-        print(f"xrep evaluate-predictions: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(result))
+    print(json.dumps(evaluate_predictions(args.task, Path(args.gold), Path(args.predictions), args.lang, args.split)))
     return 0
 
 
@@ -80,8 +75,15 @@ def cmd_dagster_home(args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error on one line, exit code 2, like every other expected failure of `xrep`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xrep", description=__doc__)
+    parser = OneLineParser(prog="xrep", description=__doc__)  # its subcommands' parsers are OneLineParsers too
     commands = parser.add_subparsers(dest="command", required=True)
 
     study = commands.add_parser("study", help="materialize the whole study, then print the comparison")
@@ -118,14 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(error: BaseException) -> str:
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command. What a user can get wrong (a project error: bad SQL, a missing or damaged
+    warehouse, a bad file, a setting; or the file system refusing a path) is one line on stderr and
+    exit code 2; anything else is a bug and keeps its traceback."""
     from xrep_assets.errors import XrepError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except XrepError as error:  # a missing warehouse, a bad file: one line, not a traceback
-        print(f"xrep {args.command}: {error}", file=sys.stderr)
+    except (XrepError, OSError) as error:
+        print(f"xrep {args.command}: {one_line(error)}", file=sys.stderr)
         return 2
 
 

@@ -30,3 +30,14 @@ class CorpusFormatError(InputFileError):
 
 class TaskDataError(InputFileError):
     """A task file (XGLUE's files, a hub dataset's split) is malformed."""
+
+
+class EmptyOutputError(XrepError):
+    """An asset's output would be empty although its input should not be (a Moses zip with empty
+    members, a language left without text, a score file without rows). Raised before anything is
+    committed, so the previous materialization stays where readers find it."""
+
+    def __init__(self, output: str, source: str | Path, empty: str):
+        self.output = output
+        self.source = str(source)
+        super().__init__(f"{output}: {empty} (read from {self.source}); nothing was written, the previous {output} stays")

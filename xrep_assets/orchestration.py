@@ -10,13 +10,28 @@ import dagster as dg
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.definitions import allocation_job, checkpoint_job, comparison_job, corpora_job, defs, scores_job, tokenizer_job
+from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.resources import StudySettings, study_resource_config
 from xrep_assets.study import CORPORA, TASK_KEYS
 
 
-class StudyRunFailed(RuntimeError):
-    pass
+class StudyRunFailed(XrepError):
+    """A stage's run failed: names the run, the failed step and the first line of its error."""
+
+
+def first_failure(result: dg.ExecuteInProcessResult) -> str:
+    """`step: error` of the run's first failed step, the innermost cause (the user's error, not
+    Dagster's wrapper), on one line."""
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error if event.step_failure_data else None
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is None or not error.message.strip():
+            return f"{event.step_key}: no message"
+        line = error.message.strip().splitlines()[0]  # `module.Class: message`
+        return f"{event.step_key}: {error.cls_name}: {line.partition(': ')[2] or line}"
+    return "no step failed (the run itself did)"
 
 
 def study_run_config(settings: StudySettings) -> dict:
@@ -55,7 +70,7 @@ def run_study(
             run_config=run_config, instance=instance, partition_key=partition_key, raise_on_error=False
         )
         if not result.success:
-            raise StudyRunFailed(f"{label} failed (run {result.run_id}); see `dagster dev` for its logs")
+            raise StudyRunFailed(f"{label} failed (run {result.run_id}) at {first_failure(result)}; see `dagster dev` for its logs")
 
     for corpus in CORPORA.values():
         for pair in profile.pairs:

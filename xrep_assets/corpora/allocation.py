@@ -451,6 +451,17 @@ def monolingual_text(frames: Mapping[str, pl.DataFrame] | Iterable[pl.DataFrame]
     return text.filter(first).sort("lang", maintain_order=True)
 
 
+def empty_parts(rows: Mapping[tuple[str, str], int], lines: Mapping[str, int], pairs: Iterable[LanguagePair]) -> list[str]:
+    """The parts of a study corpus that are empty, named (``en-fr validation``, ``fr monolingual``):
+    ``rows`` counts each (pair key, split), ``lines`` each language's monolingual text. Every pair
+    needs training and validation rows, and every language of the pairs needs text, across both
+    corpora; one corpus alone may leave a pair empty (see *cap* above)."""
+    pairs = list(pairs)
+    languages = list(dict.fromkeys(lang for pair in pairs for lang in (pair.l1, pair.l2)))
+    empty = [f"{pair.key} {split}" for pair in pairs for split in ("train", "validation") if not rows.get((pair.key, split))]
+    return empty + [f"{lang} monolingual" for lang in languages if not lines.get(lang)]
+
+
 def forbidden_keys(texts: pl.DataFrame) -> pl.DataFrame:
     """``lang``, ``key`` (distinct, sorted) of evaluation sentences given as ``lang``, ``text`` (e.g.
     ``xglue.contamination.evaluation_sentences``). Each text gives its ``sentence_key`` and,

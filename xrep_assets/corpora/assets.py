@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from pydantic import create_model
 
-from xrep_assets.corpora.allocation import AllocationParams, allocate, forbidden_keys, monolingual_text
+from xrep_assets.corpora.allocation import AllocationParams, allocate, empty_parts, forbidden_keys, monolingual_text
 from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip, read_tmx
@@ -24,7 +24,7 @@ from xrep_assets.corpora.layout import (
     read_cleaned_bitexts,
     study_bitext_name,
 )
-from xrep_assets.errors import CorpusFormatError, SettingError
+from xrep_assets.errors import CorpusFormatError, EmptyOutputError, SettingError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, LanguagePair
@@ -105,6 +105,9 @@ def raw_bitext(
             while batch := list(islice(records, WRITE_BATCH_ROWS)):
                 writer.write_table(pl.DataFrame(batch, schema=BITEXT_SCHEMA).to_arrow())
                 rows += len(batch)
+        # Every partition is a pair the corpus has: no rows means empty members or an empty TMX body.
+        if rows == 0:
+            raise EmptyOutputError(f"raw_bitext {corpus.key} {pair.key}", source, "no sentence pairs")
     return dg.MaterializeResult(
         metadata={"rows": rows, "source": str(source), "path": str(artifacts.path(*raw_bitext_parts(corpus, pair)))}
     )
@@ -137,9 +140,10 @@ def cleaned_bitext(
                 if preview is None and kept.height:
                     preview = kept
         if kept_rows == 0:
-            raise CorpusFormatError(
-                artifacts.path(*raw_bitext_parts(corpus, pair)), None,
-                f"nothing left after cleaning {corpus.key} {pair.key}: removed {removed}",
+            removals = ", ".join(f"{name} {count}" for name, count in removed.items() if count)
+            raise EmptyOutputError(
+                f"cleaned_bitext {corpus.key} {pair.key}", artifacts.path(*raw_bitext_parts(corpus, pair)),
+                f"no pair kept of {sum(removed.values())}, removed by filter: {removals or 'none (the raw bitext is empty)'}",
             )
     total = kept_rows + sum(removed.values())
     return dg.MaterializeResult(
@@ -196,10 +200,15 @@ def pretraining_corpus(
         for split in ("train", "validation")
     }
     monolingual = monolingual_text([frame for (_, split), frame in bitexts.items() if split == "train"])
-    if monolingual.height == 0:
-        raise CorpusFormatError(
-            artifacts.path(*STUDY_CORPUS_PARTS), None,
-            "the allocation left no training text (every pair capped to an empty pair?): see the stats",
+    lines = dict(monolingual.group_by("lang").len().iter_rows())
+    empty = empty_parts({key: frame.height for key, frame in bitexts.items()}, lines, profile.pairs)
+    stats = pl.concat([a.stats_frame().with_columns(pl.lit(a.corpus).alias("corpus")) for a in allocations])
+    steps = stats.select("corpus", "pair", *[c for c in stats.columns if c not in ("corpus", "pair")])
+    if empty:
+        context.log.error(f"where the rows went:\n{markdown_table(steps)}")
+        raise EmptyOutputError(
+            "pretraining_corpus", f"cleaned_bitext of {', '.join(CORPORA)} x {len(profile.pairs)} pairs",
+            f"{', '.join(empty)} empty after allocation (a pair capped to an empty one? the log shows each step)",
         )
     # The whole folder is replaced at once: readers never see a mix of two allocations.
     with artifacts.writing_dir(*STUDY_CORPUS_PARTS) as tmp:
@@ -211,7 +220,6 @@ def pretraining_corpus(
         for (lang,), frame in monolingual.group_by("lang", maintain_order=True):
             frame.write_parquet(tmp / monolingual_name(str(lang)))
 
-    stats = pl.concat([a.stats_frame().with_columns(pl.lit(a.corpus).alias("corpus")) for a in allocations])
     sizes = pl.DataFrame(
         [{"pair": pair, "split": split, "rows": frame.height} for (pair, split), frame in bitexts.items()]
     )
@@ -222,9 +230,7 @@ def pretraining_corpus(
             "validation_rows": int(sizes.filter(pl.col("split") == "validation")["rows"].sum()),
             "monolingual_sentences": monolingual.height,
             "sizes": dg.MetadataValue.md(markdown_table(sizes.pivot("split", index="pair", values="rows"))),
-            "allocation_steps": dg.MetadataValue.md(
-                markdown_table(stats.select("corpus", "pair", *[c for c in stats.columns if c not in ("corpus", "pair")]))
-            ),
+            "allocation_steps": dg.MetadataValue.md(markdown_table(steps)),
             "path": str(artifacts.path(*STUDY_CORPUS_PARTS)),
         }
     )

@@ -3,26 +3,26 @@
 import dagster as dg
 import polars as pl
 
-from xrep_assets.corpora.allocation import overlap
+from xrep_assets.corpora.allocation import empty_parts, overlap
 from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.corpora.layout import monolingual_texts, read_study_bitext
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
-from xrep_assets.study import PRETRAINING_LANGUAGES
 from xrep_assets.text.langid import identify_languages
 
 
 @dg.asset_check(asset=pretraining_corpus, blocking=True)
 def pretraining_corpus_not_empty(study: StudySettings, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-    """Every pair has training and validation rows; every pretraining language has text."""
+    """Every pair has training and validation rows; every language of the pairs has text (the rule
+    the asset applies before it writes, `allocation.empty_parts`, checked on what it wrote)."""
+    pairs = study.resolved().pairs
     sizes = {
-        f"{pair.key} {split}": read_study_bitext(artifacts.path(), pair, split).height
-        for pair in study.resolved().pairs
+        (pair.key, split): read_study_bitext(artifacts.path(), pair, split).height
+        for pair in pairs
         for split in ("train", "validation")
     }
-    texts = monolingual_texts(artifacts.path())
-    empty = [name for name, rows in sizes.items() if rows == 0]
-    empty += [f"{lang} monolingual" for lang in PRETRAINING_LANGUAGES if not texts.get(lang)]
+    lines = {lang: len(texts) for lang, texts in monolingual_texts(artifacts.path()).items()}
+    empty = empty_parts(sizes, lines, pairs)
     return dg.AssetCheckResult(
         passed=not empty,
         metadata={"empty": ", ".join(empty) or "none", "smallest": min(sizes.values())},

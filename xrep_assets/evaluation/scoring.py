@@ -21,6 +21,7 @@ import torch
 
 from xrep_assets.artifacts import ArtifactFolder
 from xrep_assets.checkpoints.encoder import Encoder, language_codes_of
+from xrep_assets.errors import EmptyOutputError
 from xrep_assets.evaluation.finetuning import finetune_task
 from xrep_assets.evaluation.heads import LabelSpace, majority_value
 from xrep_assets.evaluation.probing import TaskFeatures, cached_task_features, linear_probe_task, probe_task
@@ -90,21 +91,29 @@ def resolve_device(device: str) -> str:
     return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
-def load_task_data(source: TaskSource, task: Task, selection: str, max_train_examples: int | None) -> tuple[TaskData, list[str]]:
+def load_task_data(
+    source: TaskSource, task: Task, selection: str, max_train_examples: int | None,
+    output: str = "task_scores", where: str = "the task source",
+) -> tuple[TaskData, list[str]]:
     """English train, the dev sets the selection reads, every test set the source has; and the task
-    languages without a test set."""
+    languages without a test set (logged, not an error: a source may lack some).
+    A split that is there but holds no example is an `EmptyOutputError` of `output`, naming `where`."""
     tested = [lang for lang in task.languages if source.has(task.key, lang, "test")]
     missing = [lang for lang in task.languages if lang not in tested]
     dev_languages = (
         [lang for lang in task.languages if source.has(task.key, lang, "dev")] if selection == "all-dev" else [SOURCE_LANGUAGE]
     )
-    data = TaskData(
-        task,
-        train=first_examples(source.load(task.key, SOURCE_LANGUAGE, "train"), max_train_examples),
-        dev={lang: source.load(task.key, lang, "dev") for lang in dev_languages},
-        test={lang: source.load(task.key, lang, "test") for lang in tested},
-    )
-    return data, missing
+    train = source.load(task.key, SOURCE_LANGUAGE, "train")
+    dev = {lang: source.load(task.key, lang, "dev") for lang in dev_languages}
+    test = {lang: source.load(task.key, lang, "test") for lang in tested}
+    splits = {f"{SOURCE_LANGUAGE} train": train}
+    splits |= {f"{lang} dev": examples for lang, examples in dev.items()}
+    splits |= {f"{lang} test": examples for lang, examples in test.items()}
+    empty = [name for name, examples in splits.items() if len(examples) == 0]
+    empty += [] if test else ["test (no language has a test set)"]
+    if empty:
+        raise EmptyOutputError(output, where, f"{task.key} {', '.join(empty)}: no examples")
+    return TaskData(task, train=first_examples(train, max_train_examples), dev=dev, test=test), missing
 
 
 def is_at_chance(result: ProtocolResult, chance: float | None) -> bool:
@@ -150,7 +159,10 @@ def score_partition(spec: ScoreSpec, log: Callable[[str], None] = print) -> Part
         # Before any torch work: the thread count fixes how sums are split (README: Reproducibility).
         torch.set_num_threads(spec.threads)
     task = TASKS[spec.task]
-    data, missing = load_task_data(spec.source.open(), task, spec.selection, spec.max_train_examples)
+    data, missing = load_task_data(
+        spec.source.open(), task, spec.selection, spec.max_train_examples,
+        f"task_scores {spec.checkpoint}|{task.key}", spec.source.describe(),
+    )
     if missing:
         log(f"{task.key}: no test set for {', '.join(missing)} in {spec.source.describe()}")
     labels = LabelSpace.of(task)

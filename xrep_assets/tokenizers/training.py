@@ -12,7 +12,8 @@ import sentencepiece as spm
 from transformers import PreTrainedTokenizerBase, XLMRobertaTokenizer
 
 from xrep_assets.artifacts import ArtifactFolder
-from xrep_assets.corpora.layout import monolingual_texts
+from xrep_assets.corpora.layout import monolingual_texts, study_corpus_dir
+from xrep_assets.errors import EmptyOutputError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES, language_token
 from xrep_assets.tokenizers.spec import TokenizeSpec
@@ -89,6 +90,12 @@ def train_tokenizer(spec: TokenizeSpec, log: Callable[[str], None]) -> dict[str,
     """Trains the tokenizer on the pretraining corpus and commits it; returns the metadata the asset shows."""
     store = ArtifactFolder(spec.artifacts_root, spec.artifacts_remote)
     texts = monolingual_texts(store.path())
+    # The vocabulary is shared by the six languages: one without text would get no pieces of its own.
+    empty = [lang for lang in PRETRAINING_LANGUAGES if not texts.get(lang)]
+    if empty:
+        raise EmptyOutputError(
+            "joint_tokenizer", study_corpus_dir(store.path()), f"no monolingual text for {', '.join(empty)}"
+        )
     log(f"training a {spec.vocab_size}-piece tokenizer on {', '.join(f'{k}: {len(v)}' for k, v in sorted(texts.items()))} lines")
     with store.writing_dir(*TOKENIZER_PARTS) as tmp:
         tokenizer = train_joint_tokenizer(texts, tmp, spec.vocab_size, spec.sample_alpha)

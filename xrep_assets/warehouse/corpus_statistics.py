@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from xrep_assets.corpora.layout import SPLITS, study_bitext_name, study_corpus_dir
+from xrep_assets.errors import EmptyOutputError
 from xrep_assets.study import LANGUAGES, LanguagePair
 from xrep_assets.warehouse.resources import WarehouseError
 
@@ -50,4 +51,7 @@ def study_corpus_statistics(root: Path) -> pl.DataFrame:
             path = folder / study_bitext_name(pair, split)
             if path.exists():
                 frames.append(side_statistics(pl.read_parquet(path), pair.key, split))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=CORPUS_STATISTICS_SCHEMA)
+    statistics = pl.concat(frames) if frames else pl.DataFrame(schema=CORPUS_STATISTICS_SCHEMA)
+    if statistics.height == 0:  # the table is replaced whole: an empty one would erase the last good one
+        raise EmptyOutputError("corpus_statistics", folder, "no sentences in the study corpus")
+    return statistics

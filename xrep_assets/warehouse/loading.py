@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 
 from xrep_assets.checkpoints.record import REVISION_PREFIX
+from xrep_assets.errors import EmptyOutputError
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation.score_files import (
     SCORE_SCHEMA,
@@ -40,7 +41,10 @@ def read_partition_scores(root: Path, checkpoint: str, task: str) -> pl.DataFram
     if not files:
         directory = root.joinpath(*score_dir_parts(checkpoint, task))
         raise WarehouseError(f"no score file in {directory}: materialize task_scores for {checkpoint}|{task} first")
-    return read_score_files(files)
+    rows = read_score_files(files)
+    if rows.height == 0:  # loaded, it would delete the partition's rows and put none back
+        raise EmptyOutputError(f"warehouse_scores {checkpoint}|{task}", ", ".join(map(str, files)), "no score rows")
+    return rows
 
 
 def scoring_run_ids(instance: dg.DagsterInstance, checkpoint: str, task: str, protocols: list[str]) -> dict[str, str | None]:

@@ -34,8 +34,17 @@ def schema_hash() -> str:
     return hashlib.sha256(" ".join(statements.split()).encode("utf-8")).hexdigest()
 
 
+class WarehouseQueryError(WarehouseError):
+    """A query the warehouse refused: bad SQL, an unknown table, a write on a read-only connection."""
+
+
 def _is_lock_conflict(error: duckdb.Error) -> bool:
     return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+
+def _duckdb_message(error: duckdb.Error) -> str:
+    """DuckDB's message on one line: its first paragraph (the caret under the query is left out)."""
+    return " ".join(line.strip() for line in str(error).split("\n\n")[0].splitlines() if line.strip())
 
 
 class DuckDBWarehouse(dg.ConfigurableResource):
@@ -62,8 +71,15 @@ class DuckDBWarehouse(dg.ConfigurableResource):
                 con = duckdb.connect(self.path, read_only=read_only)
                 break
             except duckdb.Error as error:
-                if not _is_lock_conflict(error) or time.monotonic() > deadline:
-                    raise
+                if not _is_lock_conflict(error):  # garbage, a truncated file, a failed checksum
+                    raise WarehouseError(
+                        f"cannot open the warehouse at {self.path}: {_duckdb_message(error)}; if it is damaged, move "
+                        "it aside and run warehouse_rebuild_job (it refills every table from the score files)"
+                    ) from error
+                if time.monotonic() > deadline:
+                    raise WarehouseError(
+                        f"the warehouse at {self.path} stayed locked for {self.lock_timeout_s:g} s: {_duckdb_message(error)}"
+                    ) from error
                 time.sleep(0.2)
         try:
             yield con
@@ -162,6 +178,15 @@ class DuckDBWarehouse(dg.ConfigurableResource):
                 raise
 
     def query(self, sql: str, params: list[object] | None = None) -> pl.DataFrame:
-        """Runs `sql` on a read-only connection (a reader never blocks another reader)."""
+        """Runs `sql` on a read-only connection (a reader never blocks another reader). What DuckDB
+        refuses (bad SQL, a write, a damaged page) is a `WarehouseQueryError` naming the query."""
         with self.connect(read_only=True) as con:
-            return con.sql(sql, params=params).pl()
+            try:
+                result = con.sql(sql, params=params)
+                if result is None:
+                    raise WarehouseQueryError(f"the query {sql!r} is empty or returns no table")
+                return result.pl()
+            except duckdb.InternalError:  # a DuckDB bug, not the query: keep its traceback
+                raise
+            except duckdb.Error as error:
+                raise WarehouseQueryError(f"the query {sql!r} failed on {self.path}: {_duckdb_message(error)}") from error
