@@ -1,8 +1,9 @@
 """Crash safety: a real process is SIGKILLed at every filesystem step of every artifact write (a
-directory, a file, each with and without the remote copy, the worker's final save, a training state)
-and of a pull from the remote, and a fresh reader (on this machine, and on another one pulling from
-the remote) then finds the complete old artifact or the complete new one, the next write removes the
-orphans, and a resume starts from the newest intact training state.
+directory, a file, each with and without the remote copy, the worker's final save, a training state,
+a spec file, a feature cache entry) and of a pull from the remote, and a fresh reader (on this
+machine, and on another one pulling from the remote) then finds the complete old artifact or the
+complete new one, the next write removes the orphans, and a resume starts from the newest intact
+training state.
 
 Each kill point runs in a child forked from this process (the modules are loaded once), which patches
 `os`'s filesystem calls (and the file:// remote's fsspec calls) to SIGKILL itself at its N-th call;
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import made_up_features
 from test_pretraining_worker import make_spec, weights, write_study_corpus
 
 from xrep_assets.artifacts import MARKER, POINTER, ArtifactFolder, remote_filesystem
@@ -34,6 +36,8 @@ from xrep_assets.checkpoints.training import (
     state_dirs,
     train,
 )
+from xrep_assets.evaluation.probing import FeatureCacheError, load_task_features, save_task_features
+from xrep_assets.tokenizers.spec import TokenizeSpec
 from xrep_assets.tokenizers.training import train_joint_tokenizer
 
 PARTS = ("checkpoints", "mlm")
@@ -225,6 +229,42 @@ def test_a_file_write_killed_at_any_step_leaves_the_old_or_the_new_file(tmp_path
 
     points = every_kill_point(tmp_path, lambda folder: write(folder, b"old"), lambda folder: write(folder, b"new"), check)
     assert points >= (5 if with_remote else 3)
+
+
+def test_a_spec_write_killed_at_any_step_leaves_the_old_or_the_new_spec(tmp_path):
+    old, new, third = (TokenizeSpec(artifacts_root=f"/artifacts/{n}", vocab_size=400, sample_alpha=0.3) for n in (1, 2, 3))
+
+    def check(folder: Path, killed: bool) -> None:
+        assert TokenizeSpec.read(folder / "spec.json") in ([old, new] if killed else [new])
+        third.write(folder / "spec.json")
+        assert hidden_entries(folder) == []
+
+    points = every_kill_point(tmp_path, lambda folder: old.write(folder / "spec.json"),
+                              lambda folder: new.write(folder / "spec.json"), check)
+    assert points >= 3
+
+
+def test_a_feature_cache_write_killed_at_any_step_leaves_a_whole_entry_or_a_miss(tmp_path):
+    """Killed while it stores an entry (here over a damaged one, so there is an old file to replace):
+    a later read finds the whole entry or refuses the file as a miss, never other vectors."""
+    data, features = made_up_features("POS")
+
+    def setup(folder: Path) -> None:
+        save_task_features(features, folder / "entry.pt")
+        (folder / "entry.pt").write_bytes((folder / "entry.pt").read_bytes()[:-100])
+
+    def check(folder: Path, killed: bool) -> None:
+        try:
+            found = load_task_features(data, folder / "entry.pt")
+        except FeatureCacheError:
+            assert killed
+        else:
+            assert torch.equal(found.test["fr"].vectors, features.test["fr"].vectors)
+        save_task_features(features, folder / "entry.pt")
+        assert hidden_entries(folder) == []
+
+    points = every_kill_point(tmp_path, setup, lambda folder: save_task_features(features, folder / "entry.pt"), check)
+    assert points >= 3
 
 
 def test_a_dir_written_before_versions_becomes_one_and_stays_readable(tmp_path):
