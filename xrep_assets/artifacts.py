@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 POINTER = ".xrep-pointer"  # `<remote>/a/b.xrep-pointer` names the committed version of the directory `a/b`
 MARKER = ".xrep-complete"  # the old layout's commit record, inside `<remote>/a/b/`: still read, no longer written
 
+# A pull that races rewrites on another machine: how many pointer moves it follows before it gives up.
+PULL_ATTEMPTS = 3
+
 # fsspec's own message names the package only in prose ("Install s3fs to access S3").
 BACKEND_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}
 
@@ -364,10 +367,6 @@ def pull_artifact(url: str, local_root: Path, parts: Sequence[str]) -> bool:
     except Exception as exc:
         raise ArtifactStoreError(f"pulling {url}/{_rel(parts)} into {local_root} failed: {exc!r}") from exc
     return False
-
-
-# A pull that races rewrites: how many pointer moves it follows before it gives up.
-PULL_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
