@@ -1,4 +1,5 @@
-"""Shared test helpers: where the optional real samples are, and a tiny tokenizer trained once."""
+"""Shared test helpers: where the optional real samples are, a tiny tokenizer trained once, made-up
+encoder features."""
 
 from __future__ import annotations
 
@@ -60,3 +61,27 @@ def write_hub_layout_qam(root: Path, extra_english_test: tuple[str, ...] = ()) -
         lines += [f"  - split: {name}", f"    path: qam/{name}.jsonl"]
     (root / "README.md").write_text("\n".join([*lines, "---", ""]), encoding="utf-8")
     return root
+
+
+def made_up_features(task_key: str):
+    """A task's fixture splits (English train and dev, English and French test) and random vectors of
+    their shapes (one per word for tagging): what the feature cache holds, without an encoder."""
+    import torch
+
+    from xrep_assets.evaluation.probing import SplitFeatures, TaskFeatures
+    from xrep_assets.evaluation.protocols import TaskData
+    from xrep_assets.fixtures import XGLUE_DIR
+    from xrep_assets.study import TASKS
+    from xrep_assets.xglue.readers import TaggedSentences, load_task_split
+
+    data = TaskData(TASKS[task_key], load_task_split(XGLUE_DIR, task_key, "en", "train"),
+                    {"en": load_task_split(XGLUE_DIR, task_key, "en", "dev")},
+                    {lang: load_task_split(XGLUE_DIR, task_key, lang, "test") for lang in ("en", "fr")})
+    generator = torch.Generator().manual_seed(0)
+
+    def split(examples):
+        rows = examples.num_tokens if isinstance(examples, TaggedSentences) else len(examples)
+        return SplitFeatures(examples, torch.randn((rows, 8), generator=generator))
+
+    return data, TaskFeatures(data.task, split(data.train), {k: split(e) for k, e in data.dev.items()},
+                              {k: split(e) for k, e in data.test.items()})

@@ -1,16 +1,18 @@
-"""The artifact store: atomic local commits, the remote copy with its commit marker, and pulls back."""
+"""The artifact store: atomic local commits, the remote copy (a directory a version its pointer names), and
+pulls back, the old remote layout (a marker inside the directory) included."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from xrep_assets.artifacts import MARKER, ArtifactFolder, ArtifactStoreError, ArtifactUploadError, remote_filesystem
+from xrep_assets.artifacts import MARKER, POINTER, ArtifactFolder, ArtifactStoreError, ArtifactUploadError, remote_filesystem
 from xrep_assets.resources import ArtifactStore
 
 CHECKPOINT = ("checkpoints", "mlm")
@@ -52,6 +54,28 @@ def remote_tree(url: str, *parts: str) -> dict[str, bytes]:
     fs, root = remote_filesystem(url)
     base = "/".join([root, *parts])
     return {path[len(base) + 1:]: fs.cat_file(path) for path in fs.find(base)}
+
+
+def remote_keys(url: str) -> list[str]:
+    """Every key on the remote, relative to its root."""
+    fs, root = remote_filesystem(url)
+    fs.invalidate_cache()
+    return sorted(path[len(root) + 1:] for path in fs.find(root))
+
+
+def pointer(url: str) -> dict:
+    fs, root = remote_filesystem(url)
+    return json.loads(fs.cat_file(f"{root}/checkpoints/mlm{POINTER}"))
+
+
+def write_old_layout(url: str, files: dict[str, bytes] = DIR_FILES, marker: bool = True) -> None:
+    """A directory as uploads wrote it before pointers: its files under its own key, the marker last."""
+    fs, root = remote_filesystem(url)
+    for rel, data in files.items():
+        fs.pipe_file(f"{root}/checkpoints/mlm/{rel}", data)
+    if marker:
+        sizes = {rel: len(data) for rel, data in sorted(files.items())}
+        fs.pipe_file(f"{root}/checkpoints/mlm/{MARKER}", json.dumps({"files": sizes}).encode())
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -117,32 +141,30 @@ def test_a_store_without_remote_never_imports_fsspec(tmp_path):
     assert out.stdout.strip() == "False"
 
 
-# (b) with a remote: the committed artifact appears there, a directory with its marker
+# (b) with a remote: the committed artifact appears there, a directory as a version its pointer names
 
 
-def test_written_artifacts_appear_remotely_with_the_marker(tmp_path, remote):
+def test_written_artifacts_appear_remotely_as_a_version_and_its_pointer(tmp_path, remote):
     store = ArtifactStore(root=str(tmp_path / "local"), remote=remote)
     with store.writing_file(*SCORES) as tmp:
         tmp.write_bytes(b"scores v1")
     write_checkpoint(store)
 
     assert remote_tree(remote, *SCORES[:-1]) == {"pawsx.parquet": b"scores v1"}
-    tree = remote_tree(remote, *CHECKPOINT)
-    marker = json.loads(tree.pop(MARKER))
-    assert tree == DIR_FILES
-    assert marker == {"files": {"config.json": 16, "tokenizer/spm.model": 4, "weights.bin": 10240}}
-    # No temporary key survives a successful upload.
-    fs, root = remote_filesystem(remote)
-    assert [p for p in fs.find(root) if "/." in p] == [f"{root}/checkpoints/mlm/{MARKER}"]
+    assert remote_tree(remote, "checkpoints", ".mlm.v1") == DIR_FILES
+    assert pointer(remote) == {"version": ".mlm.v1", "files": {"config.json": 16, "tokenizer/spm.model": 4, "weights.bin": 10240}}
+    # Nothing else: no temporary key survives a successful upload.
+    assert remote_keys(remote) == sorted(
+        [f"checkpoints/mlm{POINTER}", "scores/mlm/pawsx.parquet", *(f"checkpoints/.mlm.v1/{rel}" for rel in DIR_FILES)]
+    )
 
 
-def test_a_rewritten_dir_replaces_the_remote_copy(tmp_path, remote):
+def test_a_rewritten_dir_is_a_new_version_and_the_old_one_goes(tmp_path, remote):
     store = ArtifactStore(root=str(tmp_path / "local"), remote=remote)
     write_checkpoint(store)
     write_checkpoint(store, {"only.txt": b"v2"})
-    tree = remote_tree(remote, *CHECKPOINT)
-    assert json.loads(tree.pop(MARKER)) == {"files": {"only.txt": 2}}
-    assert tree == {"only.txt": b"v2"}
+    assert pointer(remote) == {"version": ".mlm.v2", "files": {"only.txt": 2}}
+    assert remote_keys(remote) == ["checkpoints/.mlm.v2/only.txt", f"checkpoints/mlm{POINTER}"]
 
 
 # (c) a fresh local root pulls what another store committed
@@ -185,25 +207,74 @@ def test_a_path_that_exists_nowhere_is_still_returned(tmp_path, remote):
     assert not (tmp_path / "local").exists()
 
 
-# (d) an interrupted directory upload is never taken as complete
+# (d) an interrupted directory upload is never taken as complete; the old layout is still read
 
 
-def test_a_remote_dir_without_its_marker_is_not_pulled(tmp_path, remote):
+def test_a_remote_version_no_pointer_names_is_not_pulled(tmp_path, remote):
     write_checkpoint(ArtifactStore(root=str(tmp_path / "cluster"), remote=remote))
     fs, root = remote_filesystem(remote)
-    fs.rm(f"{root}/checkpoints/mlm/{MARKER}")
+    fs.rm(f"{root}/checkpoints/mlm{POINTER}")
     laptop = ArtifactStore(root=str(tmp_path / "laptop"), remote=remote)
     assert not laptop.path(*CHECKPOINT).exists()
     assert not (tmp_path / "laptop" / "checkpoints").exists()
-    # Once a later upload completes, the same call pulls it.
+    # Once a later upload completes, the same call pulls it, and the unnamed version is gone.
     write_checkpoint(ArtifactStore(root=str(tmp_path / "cluster2"), remote=remote), {"only.txt": b"v2"})
     assert read_tree(laptop.path(*CHECKPOINT)) == {"only.txt": b"v2"}
+    assert remote_keys(remote) == ["checkpoints/.mlm.v2/only.txt", f"checkpoints/mlm{POINTER}"]
 
 
-# (e) a failed upload: the local commit stands, the remote has no marker
+def test_an_old_layout_dir_is_pulled_and_its_next_upload_replaces_it(tmp_path, remote):
+    write_old_layout(remote)
+    laptop = ArtifactStore(root=str(tmp_path / "laptop"), remote=remote)
+    assert read_tree(laptop.path(*CHECKPOINT)) == DIR_FILES
+    write_checkpoint(ArtifactStore(root=str(tmp_path / "cluster"), remote=remote), {"only.txt": b"v2"})
+    assert remote_keys(remote) == ["checkpoints/.mlm.v1/only.txt", f"checkpoints/mlm{POINTER}"]
+    assert read_tree(ArtifactStore(root=str(tmp_path / "laptop2"), remote=remote).path(*CHECKPOINT)) == {"only.txt": b"v2"}
 
 
-def test_a_failed_upload_raises_and_leaves_no_marker(tmp_path, remote, monkeypatch):
+def test_an_old_layout_dir_without_its_marker_is_not_pulled(tmp_path, remote):
+    write_old_layout(remote, marker=False)
+    laptop = ArtifactStore(root=str(tmp_path / "laptop"), remote=remote)
+    assert not laptop.path(*CHECKPOINT).exists()
+
+
+def test_a_pull_follows_the_pointer_when_a_rewrite_removes_the_version_it_reads(tmp_path, remote, monkeypatch):
+    """Another machine rewrites the artifact between our reading its pointer and its files: the version
+    we read is removed once the new pointer is in place, and the pull takes the new one."""
+    write_checkpoint(ArtifactStore(root=str(tmp_path / "cluster"), remote=remote))
+    fs, _ = remote_filesystem(remote)
+    get = fs.get
+
+    def rewritten_first(*args, **kwargs):
+        monkeypatch.setattr(fs, "get", get)
+        write_checkpoint(ArtifactStore(root=str(tmp_path / "cluster"), remote=remote), {"only.txt": b"v2"})
+        return get(*args, **kwargs)
+
+    monkeypatch.setattr(fs, "get", rewritten_first)
+    laptop = ArtifactStore(root=str(tmp_path / "laptop"), remote=remote)
+    assert read_tree(laptop.path(*CHECKPOINT)) == {"only.txt": b"v2"}
+    assert leftovers(tmp_path / "laptop") == []
+
+
+@pytest.mark.parametrize(("record", "problem"), [
+    (b"{half", "not a commit pointer"),
+    (b'{"version": "../../etc", "files": {}}', "names '../../etc', not a version of mlm"),
+    (b'{"version": ".mlm.v1", "files": {"../x": 1}}', "file '../x' lies outside the artifact"),
+    (b'{"version": ".mlm.v1", "files": ["x"]}', "its files are not a mapping of paths to sizes"),
+])
+def test_a_pointer_that_is_not_one_is_an_error_naming_it(tmp_path, remote, record, problem):
+    fs, root = remote_filesystem(remote)
+    fs.pipe_file(f"{root}/checkpoints/mlm{POINTER}", record)
+    laptop = ArtifactStore(root=str(tmp_path / "laptop"), remote=remote)
+    with pytest.raises(ArtifactStoreError, match=f"checkpoints/mlm{POINTER}: {re.escape(problem)}"):
+        laptop.path(*CHECKPOINT)
+    assert leftovers(tmp_path / "laptop") == []
+
+
+# (e) a failed upload: the local commit stands, the remote keeps what it had
+
+
+def test_a_failed_upload_raises_and_leaves_nothing_remotely(tmp_path, remote, monkeypatch):
     store = ArtifactStore(root=str(tmp_path / "local"), remote=remote)
     fs, root = remote_filesystem(remote)
 
@@ -217,9 +288,7 @@ def test_a_failed_upload_raises_and_leaves_no_marker(tmp_path, remote, monkeypat
         tmp.write_bytes(b"scores v1")
     assert read_tree(tmp_path / "local" / "checkpoints" / "mlm") == DIR_FILES
     assert (tmp_path / "local" / "scores" / "mlm" / "pawsx.parquet").read_bytes() == b"scores v1"
-    assert not fs.exists(f"{root}/checkpoints/mlm/{MARKER}")
-    assert not fs.exists(f"{root}/{'/'.join(SCORES)}")
-    assert [p for p in fs.find(root) if ".tmp" in p] == []
+    assert remote_keys(remote) == []
 
 
 def test_a_failed_rewrite_upload_keeps_the_old_remote_copy(tmp_path, remote, monkeypatch):
@@ -234,33 +303,28 @@ def test_a_failed_rewrite_upload_keeps_the_old_remote_copy(tmp_path, remote, mon
     assert read_tree(laptop.path(*CHECKPOINT)) == DIR_FILES
 
 
-def test_an_upload_broken_off_while_moving_leaves_no_marker(tmp_path, remote, monkeypatch):
-    """The old copy's marker goes before its files change, so a half-moved rewrite is never pulled."""
+def test_an_upload_broken_off_before_its_pointer_moves_keeps_the_old_copy(tmp_path, remote, monkeypatch):
+    """The new version is all there but not committed: readers keep pulling the old one, and the
+    new version and the pointer's temporary key are removed."""
     store = ArtifactStore(root=str(tmp_path / "local"), remote=remote)
     write_checkpoint(store)
-    fs, root = remote_filesystem(remote)
-
-    def refuse(*args, **kwargs):
-        raise ConnectionError("connection reset")
-
-    monkeypatch.setattr(fs, "mv", refuse)  # a local remote moves the prefix in one rename
-    monkeypatch.setattr(fs, "copy", refuse)  # an object store copies key by key
+    fs, _ = remote_filesystem(remote)
+    monkeypatch.setattr(fs, "mv", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("connection reset")))
     with pytest.raises(ArtifactUploadError, match="connection reset"):
         write_checkpoint(store, {"only.txt": b"v2"})
     monkeypatch.undo()
     assert read_tree(tmp_path / "local" / "checkpoints" / "mlm") == {"only.txt": b"v2"}
-    assert not fs.exists(f"{root}/checkpoints/mlm/{MARKER}")
-    assert [p for p in fs.find(root) if ".tmp" in p] == []  # the temporary prefix is cleaned up
+    assert remote_keys(remote) == sorted([f"checkpoints/mlm{POINTER}", *(f"checkpoints/.mlm.v1/{rel}" for rel in DIR_FILES)])
     laptop = ArtifactStore(root=str(tmp_path / "laptop"), remote=remote)
-    assert not laptop.path(*CHECKPOINT).exists()
+    assert read_tree(laptop.path(*CHECKPOINT)) == DIR_FILES
 
 
-def test_a_file_that_disagrees_with_the_marker_is_not_pulled(tmp_path, remote):
+def test_a_file_that_disagrees_with_the_pointer_is_not_pulled(tmp_path, remote):
     write_checkpoint(ArtifactStore(root=str(tmp_path / "cluster"), remote=remote))
     fs, root = remote_filesystem(remote)
-    fs.pipe_file(f"{root}/checkpoints/mlm/weights.bin", b"truncated")
+    fs.pipe_file(f"{root}/checkpoints/.mlm.v1/weights.bin", b"truncated")
     laptop = ArtifactStore(root=str(tmp_path / "laptop"), remote=remote)
-    with pytest.raises(ArtifactStoreError, match="weights.bin: 9 bytes, its marker says 10240"):
+    with pytest.raises(ArtifactStoreError, match=f"weights.bin: 9 bytes, .*checkpoints/mlm{POINTER} says 10240"):
         laptop.path(*CHECKPOINT)
     assert not (tmp_path / "laptop" / "checkpoints" / "mlm").exists()
     assert leftovers(tmp_path / "laptop") == []

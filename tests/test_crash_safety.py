@@ -1,7 +1,9 @@
 """Crash safety: a real process is SIGKILLed at every filesystem step of every artifact write (a
-directory, a file, each with and without the remote copy, the worker's final save, a training state),
-and a fresh reader then finds the complete old artifact or the complete new one, the next write
-removes the orphans, and a resume starts from the newest intact training state.
+directory, a file, each with and without the remote copy, the worker's final save, a training state,
+a spec file, a feature cache entry) and of a pull from the remote, and a fresh reader (on this
+machine, and on another one pulling from the remote) then finds the complete old artifact or the
+complete new one, the next write removes the orphans, and a resume starts from the newest intact
+training state.
 
 Each kill point runs in a child forked from this process (the modules are loaded once), which patches
 `os`'s filesystem calls (and the file:// remote's fsspec calls) to SIGKILL itself at its N-th call;
@@ -21,9 +23,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import made_up_features
 from test_pretraining_worker import make_spec, weights, write_study_corpus
 
-from xrep_assets.artifacts import ArtifactFolder, remote_filesystem
+from xrep_assets.artifacts import MARKER, POINTER, ArtifactFolder, remote_filesystem
 from xrep_assets.checkpoints.training import (
     Distributed,
     TrainingStateError,
@@ -33,6 +36,8 @@ from xrep_assets.checkpoints.training import (
     state_dirs,
     train,
 )
+from xrep_assets.evaluation.probing import FeatureCacheError, load_task_features, save_task_features
+from xrep_assets.tokenizers.spec import TokenizeSpec
 from xrep_assets.tokenizers.training import train_joint_tokenizer
 
 PARTS = ("checkpoints", "mlm")
@@ -122,10 +127,27 @@ def hidden_entries(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob(".*") if p not in live)
 
 
-def remote_temporaries(url: str) -> list[str]:
+def remote_keys(url: str) -> list[str]:
     fs, root = remote_filesystem(url)
     fs.invalidate_cache()
-    return sorted(p for p in fs.find(root) if p.endswith(".tmp") or ".tmp/" in p)
+    return sorted(path[len(root) + 1:] for path in fs.find(root))
+
+
+def remote_holds_only(url: str, files: dict[str, bytes]) -> bool:
+    """The remote holds `PARTS` as its pointer and the one version it names, with `files`: no
+    temporary key, no other version, no old-layout copy."""
+    fs, root = remote_filesystem(url)
+    version = json.loads(fs.cat_file(f"{root}/{'/'.join(PARTS)}{POINTER}"))["version"]
+    parent = "/".join(PARTS[:-1])
+    return remote_keys(url) == sorted([f"{parent}/{PARTS[-1]}{POINTER}", *(f"{parent}/{version}/{rel}" for rel in files)])
+
+
+def write_old_layout_remote(url: str, files: dict[str, bytes]) -> None:
+    """`PARTS` on the remote as uploads wrote it before pointers: its files, then the marker."""
+    fs, root = remote_filesystem(url)
+    for rel, data in files.items():
+        fs.pipe_file(f"{root}/{'/'.join(PARTS)}/{rel}", data)
+    fs.pipe_file(f"{root}/{'/'.join(PARTS)}/{MARKER}", json.dumps({"files": {r: len(d) for r, d in files.items()}}).encode())
 
 
 def stores(folder: Path, with_remote: bool) -> tuple[ArtifactFolder, str | None]:
@@ -137,32 +159,54 @@ def stores(folder: Path, with_remote: bool) -> tuple[ArtifactFolder, str | None]
 # ArtifactFolder.writing_dir / writing_file
 
 
-@pytest.mark.parametrize(("before", "with_remote"), [("nothing", False), ("old", False), ("old", True)],
-                         ids=["first-local", "rewrite-local", "rewrite-remote"])
+@pytest.mark.parametrize(("before", "with_remote"), [
+    ("nothing", False), ("old", False), ("nothing", True), ("old", True), ("old layout", True),
+], ids=["first-local", "rewrite-local", "first-remote", "rewrite-remote", "rewrite-old-layout-remote"])
 def test_a_dir_write_killed_at_any_step_leaves_the_old_or_the_new_artifact(tmp_path, with_remote, before):
+    """Here and on another machine (a fresh local root pulling from the same remote): the old artifact
+    or the new one at every kill point of the local commit and of the upload."""
+
     def setup(folder: Path) -> None:
         if before == "old":
             write_tree(stores(folder, with_remote)[0], OLD)
+        elif before == "old layout":  # a remote written before pointers, and its local copy
+            write_tree(stores(folder, False)[0], OLD)
+            write_old_layout_remote(stores(folder, True)[1], OLD)
 
     def check(folder: Path, killed: bool) -> None:
         store, remote = stores(folder, with_remote)
-        expected = [NEW] if not killed else [OLD if before == "old" else None, NEW]
+        expected = [NEW] if not killed else [OLD if before != "nothing" else None, NEW]
         assert read_tree(store.path(*PARTS)) in expected
         if remote:
-            # Another machine pulls the old copy, the new one, or (mid-rewrite) none: never a partial one.
             laptop = ArtifactFolder(str(folder / "laptop"), remote)
-            assert read_tree(laptop.path(*PARTS)) in [*expected, None]
+            assert read_tree(laptop.path(*PARTS)) in expected
             assert hidden_entries(folder / "laptop") == []
         write_tree(store, THIRD)  # the next write: commits, and leaves no orphan
         assert read_tree(store.path(*PARTS)) == THIRD
         assert hidden_entries(folder / "local") == []
         assert len(list((folder / "local" / "checkpoints").iterdir())) == 2  # the symlink and its version
         if remote:
-            assert remote_temporaries(remote) == []
+            assert remote_holds_only(remote, THIRD)
             assert read_tree(ArtifactFolder(str(folder / "laptop2"), remote).path(*PARTS)) == THIRD
 
     points = every_kill_point(tmp_path, setup, lambda folder: write_tree(stores(folder, with_remote)[0], NEW), check)
     assert points >= (25 if with_remote else 10)
+
+
+def test_a_pull_killed_at_any_step_leaves_nothing_or_the_whole_copy(tmp_path):
+    """Another machine killed while it pulls a directory: its name holds nothing or the whole copy,
+    and the next call pulls it."""
+
+    def setup(folder: Path) -> None:
+        write_tree(stores(folder, True)[0], NEW)
+
+    def check(folder: Path, killed: bool) -> None:
+        laptop = folder / "laptop"
+        assert read_tree(laptop / Path(*PARTS)) in ([None, NEW] if killed else [NEW])
+        assert read_tree(ArtifactFolder(str(laptop), stores(folder, True)[1]).path(*PARTS)) == NEW
+
+    pull = lambda folder: ArtifactFolder(str(folder / "laptop"), stores(folder, True)[1]).path(*PARTS)  # noqa: E731
+    assert every_kill_point(tmp_path, setup, pull, check) >= 5
 
 
 @pytest.mark.parametrize("with_remote", [False, True], ids=["local", "remote"])
@@ -181,10 +225,46 @@ def test_a_file_write_killed_at_any_step_leaves_the_old_or_the_new_file(tmp_path
         assert store.path(*FILE_PARTS).read_bytes() == b"third"
         assert hidden_entries(folder / "local") == []
         if remote:
-            assert remote_temporaries(remote) == []
+            assert remote_keys(remote) == ["/".join(FILE_PARTS)]
 
     points = every_kill_point(tmp_path, lambda folder: write(folder, b"old"), lambda folder: write(folder, b"new"), check)
     assert points >= (5 if with_remote else 3)
+
+
+def test_a_spec_write_killed_at_any_step_leaves_the_old_or_the_new_spec(tmp_path):
+    old, new, third = (TokenizeSpec(artifacts_root=f"/artifacts/{n}", vocab_size=400, sample_alpha=0.3) for n in (1, 2, 3))
+
+    def check(folder: Path, killed: bool) -> None:
+        assert TokenizeSpec.read(folder / "spec.json") in ([old, new] if killed else [new])
+        third.write(folder / "spec.json")
+        assert hidden_entries(folder) == []
+
+    points = every_kill_point(tmp_path, lambda folder: old.write(folder / "spec.json"),
+                              lambda folder: new.write(folder / "spec.json"), check)
+    assert points >= 3
+
+
+def test_a_feature_cache_write_killed_at_any_step_leaves_a_whole_entry_or_a_miss(tmp_path):
+    """Killed while it stores an entry (here over a damaged one, so there is an old file to replace):
+    a later read finds the whole entry or refuses the file as a miss, never other vectors."""
+    data, features = made_up_features("POS")
+
+    def setup(folder: Path) -> None:
+        save_task_features(features, folder / "entry.pt")
+        (folder / "entry.pt").write_bytes((folder / "entry.pt").read_bytes()[:-100])
+
+    def check(folder: Path, killed: bool) -> None:
+        try:
+            found = load_task_features(data, folder / "entry.pt")
+        except FeatureCacheError:
+            assert killed
+        else:
+            assert torch.equal(found.test["fr"].vectors, features.test["fr"].vectors)
+        save_task_features(features, folder / "entry.pt")
+        assert hidden_entries(folder) == []
+
+    points = every_kill_point(tmp_path, setup, lambda folder: save_task_features(features, folder / "entry.pt"), check)
+    assert points >= 3
 
 
 def test_a_dir_written_before_versions_becomes_one_and_stays_readable(tmp_path):

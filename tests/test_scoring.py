@@ -8,9 +8,11 @@ import dagster as dg
 import polars as pl
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers import BertConfig, BertModel
 
-from conftest import load_tokenizer, write_hub_layout_qam
+from conftest import load_tokenizer, made_up_features, write_hub_layout_qam
 
 from xrep_assets.checkpoints.encoder import Encoder, EncoderError, token_budget_batches
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
@@ -18,7 +20,14 @@ from xrep_assets.checkpoints.record import CheckpointRecord, write_record
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.heads import LabelSpace, majority_value
 from xrep_assets.evaluation.partitions import score_key
-from xrep_assets.evaluation.probing import cached_task_features, task_features
+from xrep_assets.evaluation import probing
+from xrep_assets.evaluation.probing import (
+    FeatureCacheError,
+    cached_task_features,
+    load_task_features,
+    save_task_features,
+    task_features,
+)
 from xrep_assets.evaluation.protocols import ProtocolResult, TaskData
 from xrep_assets.evaluation.scoring import RERUN_SEED_STRIDE, run_seed
 from xrep_assets.evaluation.spec import ScoreSpec, ScoreSpecError
@@ -122,6 +131,84 @@ def test_the_feature_cache_is_reused_and_keyed_by_layer_and_data(bert_dir, tmp_p
     fewer = TaskData(data.task, SentenceExamples(train.path, train.frame.head(10)), data.dev, data.test)
     with pytest.raises(AssertionError, match="the encoder ran"):
         cached_task_features(fewer, NoEncoding(bert_dir), -1, "sum", tmp_path, identity, log=lambda _: None)
+
+
+class Counted:
+    """Stands in for the encoder and `task_features`: gives `features` and counts the calls."""
+
+    device = "cpu"
+
+    def __init__(self, features):
+        self.features, self.calls = features, 0
+
+    def __call__(self, data, encoder, layer, pooling, log):
+        self.calls += 1
+        return self.features
+
+
+def damage_an_entry(data: TaskData, cache: Path, compute: Counted, kind: str, where: float) -> None:
+    """Fills the cache with `data`'s entry and damages it at `where` (a share of its length)."""
+    cached_task_features(data, compute, -1, "sum", cache, {"checkpoint": "mlm"}, log=lambda _: None)
+    (entry,) = cache.glob("*.pt")
+    damaged = bytearray(entry.read_bytes())
+    at = int(where * len(damaged))
+    if kind == "truncate":
+        del damaged[at:]
+    elif kind == "flip":
+        damaged[at] ^= 0xFF
+    else:
+        damaged[at:at + 4096] = bytes(len(damaged[at:at + 4096]))
+    entry.write_bytes(damaged)
+
+
+CACHED = {key: made_up_features(key) for key in ("QAM", "POS")}
+CACHE_LIMITS = settings(max_examples=40, deadline=None, derandomize=True, database=None)
+
+
+@CACHE_LIMITS
+@given(task_key=st.sampled_from(sorted(CACHED)), kind=st.sampled_from(["truncate", "flip", "zero 4 KiB"]),
+       where=st.floats(0, 1, exclude_max=True))
+def test_a_damaged_cache_entry_is_a_miss_never_wrong_features(tmp_path_factory, task_key, kind, where):
+    """A cut entry (a crash before writes were durable), a flipped byte or a zeroed block (a torn
+    write): the features are those of the data, read whole from the entry or computed again and the
+    entry replaced; never a crash, never other vectors."""
+    data, features = CACHED[task_key]
+    cache = tmp_path_factory.mktemp("cache")
+    compute = Counted(features)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(probing, "task_features", compute)
+        damage_an_entry(data, cache, compute, kind, where)
+        lines: list[str] = []
+        got = cached_task_features(data, compute, -1, "sum", cache, {"checkpoint": "mlm"}, log=lines.append)
+    (entry,) = cache.glob("*.pt")
+    assert same_features(got, features)
+    assert compute.calls in (1, 2)
+    if compute.calls == 2:  # a miss: said so, and the entry replaced by a whole one
+        assert any(f"{entry}: " in line and "computing the features again" in line for line in lines), lines
+        assert same_features(load_task_features(data, entry), features)
+    assert [p.name for p in cache.iterdir()] == [entry.name]
+
+
+def same_features(got, want) -> bool:
+    pairs = [(got.train, want.train)] + [(got.dev[k], v) for k, v in want.dev.items()]
+    pairs += [(got.test[k], v) for k, v in want.test.items()]
+    return all(torch.equal(g.vectors, w.vectors) and g.examples is w.examples for g, w in pairs)
+
+
+def test_a_cache_entry_of_other_splits_rows_or_format_is_refused(tmp_path):
+    """(`cached_task_features` takes the refusal as a miss, above.)"""
+    data, features = CACHED["QAM"]
+    path = tmp_path / "entry.pt"
+    save_task_features(features, path)
+    fewer = TaskData(data.task, SentenceExamples(data.train.path, data.train.frame.head(3)), data.dev, data.test)
+    with pytest.raises(FeatureCacheError, match=r"entry.pt: train has vectors of shape \(\d+, 8\), the data 3 rows"):
+        load_task_features(fewer, path)
+    other = TaskData(data.task, data.train, data.dev, {"en": data.test["en"]})
+    with pytest.raises(FeatureCacheError, match=r"holds the splits .*'test.fr'.*, the data has"):
+        load_task_features(other, path)
+    torch.save({"train": features.train.vectors}, path)  # the format before entries had a digest
+    with pytest.raises(FeatureCacheError, match="not a feature cache entry"):
+        load_task_features(data, path)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The artifact store without Dagster: `ArtifactFolder`, its crash-safe writes, and its durable copy
 (committed artifacts mirrored to an fsspec URL and pulled back).
 
-Local commits (`committing_dir`, `writing_file`): a file is filled under a temporary sibling name,
-fsynced, `os.replace`d onto its name, and its folder fsynced. A directory `a/b` is filled as the
+Local commits (`committing_file`, `committing_dir`): a file is filled under a temporary sibling name,
+fsynced, `os.replace`d onto its name, and its folder fsynced (every file the platform writes, artifact
+or not, goes through `committing_file` or `commit_file`). A directory `a/b` is filled as the
 temporary sibling `a/.b.<hex>.tmp`, fsynced file by file, renamed to the next version `a/.b.v<N>`, and
 published by atomically replacing the symlink `a/b` -> `.b.v<N>` (a temporary symlink, `os.replace`,
 fsync of `a`). At every instant `a/b` resolves to a complete version, the old or the new one; readers
@@ -15,13 +16,20 @@ concurrent one may lose its temporary folder and fail, but never damages the com
 same folder. It uploads after each local commit and pulls a missing artifact before handing out its
 path. fsspec is imported only here, inside the functions, so a store without a remote never pays for it.
 
-Layout on the remote: an artifact `a/b` is the key `<remote>/a/b`. A file is uploaded to a temporary
-key and moved into place. A directory is uploaded under a temporary prefix, moved into place, and
-then gets its commit marker `<remote>/a/b/.xrep-complete` (JSON: every file and its size), written
-last and removed first on a rewrite: a directory without it is never pulled. A killed upload thus
-leaves the old copy, the new one, or (mid-rewrite) none that is pulled, never a partial one; the next
-upload of the artifact removes its temporary keys. A pulled directory is committed locally like a
-written one.
+Layout on the remote, the same idea with a pointer object for the symlink (an object store replaces
+one small object atomically; a file:// remote renames, and is fsynced like the local root):
+- a file `a/b` is the object `<remote>/a/b`, uploaded to a temporary key and moved into place;
+- a directory `a/b` is a version `<remote>/a/.b.v<N>/` (its files) and the pointer
+  `<remote>/a/b.xrep-pointer` (JSON: the version's name, every file and its size). An upload puts the
+  files under a new version, then replaces the pointer (a temporary key moved into place): that is the
+  commit. Only then are the version the old pointer named and an old-layout copy removed. A pull reads
+  the pointer and downloads the version it names, checking every size; a pull that races a rewrite
+  (its version removed under it) follows the pointer to the new one.
+So another machine pulls the complete old copy or the complete new one at every instant of an upload,
+killed or not. Each upload first removes what killed or failed uploads of the artifact left: temporary
+keys and versions the pointer does not name (never the one it names). The old layout, the files under
+`<remote>/a/b/` with the marker `.xrep-complete` written last, is still pulled where no pointer is, and
+replaced by the next upload. A pulled directory is committed locally like a written one.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -42,7 +50,11 @@ from xrep_assets.errors import XrepError
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-MARKER = ".xrep-complete"
+POINTER = ".xrep-pointer"  # `<remote>/a/b.xrep-pointer` names the committed version of the directory `a/b`
+MARKER = ".xrep-complete"  # the old layout's commit record, inside `<remote>/a/b/`: still read, no longer written
+
+# A pull that races rewrites on another machine: how many pointer moves it follows before it gives up.
+PULL_ATTEMPTS = 3
 
 # fsspec's own message names the package only in prose ("Install s3fs to access S3").
 BACKEND_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "az": "adlfs"}
@@ -81,16 +93,8 @@ class ArtifactFolder:
     @contextmanager
     def writing_file(self, *parts: str) -> Iterator[Path]:
         final = self._local(*parts)  # not path(): a rewrite need not download the old copy
-        make_dirs(final.parent)
-        clean_orphans(final)
-        tmp = temporary_sibling(final)
-        try:
+        with committing_file(final) as tmp:
             yield tmp
-            fsync_path(tmp)
-            os.replace(tmp, final)
-            fsync_path(final.parent)
-        finally:
-            tmp.unlink(missing_ok=True)
         if self.remote:
             upload_file(self.remote, parts, final)
 
@@ -137,6 +141,30 @@ def make_dirs(directory: Path) -> None:
     for folder in reversed(missing):
         folder.mkdir(exist_ok=True)
         fsync_path(folder.parent)
+
+
+@contextmanager
+def committing_file(final: Path) -> Iterator[Path]:
+    """A temporary sibling of `final` to fill, committed as `final` (`commit_file`) when the block ends
+    cleanly and removed otherwise; the orphans of earlier writes of `final` are removed first. Every
+    file the platform writes goes through it (or `commit_file`), artifact or not: spec files, the
+    feature cache."""
+    make_dirs(final.parent)
+    clean_orphans(final)
+    tmp = temporary_sibling(final)
+    try:
+        yield tmp
+        commit_file(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def commit_file(filled: Path, final: Path) -> None:
+    """Publishes the file `filled` (in `final`'s folder) as `final`, durably and atomically: its bytes
+    reach the disk before its new name does, so a crash never leaves a short file under `final`."""
+    fsync_path(filled)
+    os.replace(filled, final)
+    fsync_path(final.parent)
 
 
 @contextmanager
@@ -264,50 +292,61 @@ def remote_filesystem(url: str) -> tuple[AbstractFileSystem, str]:
 
 
 def upload_file(url: str, parts: Sequence[str], local: Path) -> None:
-    """Copies the committed file `local` to the artifact `parts` of the remote: temporary key, then move."""
+    """Copies the committed file `local` to the artifact `parts` of the remote: a temporary key, then
+    moved into place (an object store replaces one object atomically; a local remote renames)."""
     fs, root = remote_filesystem(url)
     key = _key(root, parts)
     _discard_remote_orphans(fs, key)
     tmp = _temporary_key(key)
     try:
         fs.put([str(local)], [tmp])
+        _flush_local_remote(fs, tmp)
         fs.mv(tmp, key)
+        _flush_local_remote(fs, key)
     except Exception as exc:
         _discard(fs, tmp)
         raise ArtifactUploadError(f"uploading {local} to {url}/{_rel(parts)} failed: {exc!r}") from exc
 
 
 def upload_dir(url: str, parts: Sequence[str], local: Path) -> None:
-    """Copies the committed directory `local` to the artifact `parts` of the remote: its files under a
-    temporary prefix, the old copy's marker removed, the files moved into place, the new marker last."""
+    """Copies the committed directory `local` to the artifact `parts` of the remote: its files as a new
+    version `.<name>.v<N>/`, then the pointer `<name>.xrep-pointer` replaced by one naming it (the
+    commit); only then are the version the old pointer named and an old-layout copy removed."""
     fs, root = remote_filesystem(url)
     key = _key(root, parts)
     files = _list_files(local)
-    _discard_remote_orphans(fs, key)
-    tmp = _temporary_key(key)
     try:
+        previous = _read_pointer(fs, key)
+        parent, _, name = key.rpartition("/")
+        version = f"{parent}/.{name}.v{_discard_remote_orphans(fs, key) + 1}"
         if files:
-            fs.put([str(local / rel) for rel in files], [f"{tmp}/{rel}" for rel in files])
-        _remove(fs, f"{key}/{MARKER}")  # the old copy stops being complete before any of it changes
-        _remove(fs, key, recursive=True)
-        if files:
-            _move_tree(fs, tmp, key, list(files))
-        marker_tmp = f"{key}/.{MARKER}.{uuid.uuid4().hex}.tmp"
-        fs.pipe_file(marker_tmp, json.dumps({"files": files}, sort_keys=True).encode())
-        fs.mv(marker_tmp, f"{key}/{MARKER}")
+            fs.put([str(local / rel) for rel in files], [f"{version}/{rel}" for rel in files])
+            _flush_local_remote(fs, version)
+        tmp = _temporary_key(key)
+        fs.pipe_file(tmp, json.dumps({"version": _base(version), "files": files}, sort_keys=True).encode())
+        _flush_local_remote(fs, tmp)
+        fs.mv(tmp, _pointer_key(key))
+        _flush_local_remote(fs, _pointer_key(key))
     except Exception as exc:
-        _discard(fs, tmp)
+        with suppress(Exception):  # best effort: the next upload removes what is left; the error is what matters
+            _discard_remote_orphans(fs, key)
         raise ArtifactUploadError(f"uploading {local} to {url}/{_rel(parts)} failed: {exc!r}") from exc
+    # Committed. No reader takes the replaced version or the old layout's copy (marker first) any more.
+    if previous is not None:
+        _discard(fs, previous.key)
+    _discard(fs, f"{key}/{MARKER}")
+    _discard(fs, key)
 
 
 def pull_artifact(url: str, local_root: Path, parts: Sequence[str]) -> bool:
     """Downloads the artifact that holds `local_root/parts` when it is missing locally and committed
-    remotely: a directory with its marker (the one at `parts` or an enclosing one, pulled whole so no
-    local directory is ever half there), or a file. Returns whether anything was pulled.
+    remotely: a directory its pointer (or old-layout marker) names (the one at `parts` or an enclosing
+    one, pulled whole so no local directory is ever half there), or a file. Returns whether anything
+    was pulled.
 
-    A single object cannot be told from one file of a directory whose upload broke off, so callers ask
-    for a directory artifact by its own parts (as every call site does), not for a file inside it."""
-    if not parts or parts[-1] == MARKER:
+    A single object cannot be told from a file of a directory's version, so callers ask for a directory
+    artifact by its own parts (as every call site does), not for a file inside it."""
+    if not parts or parts[-1] == MARKER or parts[-1].endswith(POINTER):
         return False
     fs, root = remote_filesystem(url)
     fs.invalidate_cache(_key(root, parts))  # (and its parents) another pod may have written it since we listed
@@ -317,9 +356,7 @@ def pull_artifact(url: str, local_root: Path, parts: Sequence[str]) -> bool:
         return False
     try:
         for depth in range(first_missing, len(parts) + 1):
-            manifest = _read_marker(fs, _key(root, parts[:depth]))
-            if manifest is not None:
-                _download_dir(fs, _key(root, parts[:depth]), manifest, local_root.joinpath(*parts[:depth]))
+            if _pull_dir(fs, _key(root, parts[:depth]), local_root.joinpath(*parts[:depth])):
                 return True
         key = _key(root, parts)
         if fs.isfile(key):
@@ -332,6 +369,39 @@ def pull_artifact(url: str, local_root: Path, parts: Sequence[str]) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class RemoteCommit:
+    """A directory committed on the remote: the key its files lie under and each file's size, as its
+    pointer (or, in the old layout, the marker inside the directory) `source` records them."""
+
+    key: str
+    files: dict[str, int]
+    source: str
+
+
+def _committed_dir(fs: AbstractFileSystem, key: str) -> RemoteCommit | None:
+    return _read_pointer(fs, key) or _read_marker(fs, key)
+
+
+def _pull_dir(fs: AbstractFileSystem, key: str, final: Path) -> bool:
+    """Downloads the directory committed at `key`, if one is. A rewrite removes the version it replaced
+    once its pointer has moved, perhaps while we read it: a download that fails while the pointer moves
+    on is retried on the version it names now."""
+    commit = _committed_dir(fs, key)
+    for _ in range(PULL_ATTEMPTS):
+        if commit is None:
+            return False
+        try:
+            _download_dir(fs, commit, final)
+            return True
+        except Exception:
+            latest = _committed_dir(fs, key)
+            if latest == commit:
+                raise
+            commit = latest
+    raise ArtifactStoreError(f"{_pointer_key(key)}: moved {PULL_ATTEMPTS} times while it was pulled; try again")
+
+
 def _key(root: str, parts: Sequence[str]) -> str:
     return f"{root}/{_rel(parts)}"
 
@@ -340,24 +410,60 @@ def _rel(parts: Sequence[str]) -> str:
     return PurePosixPath(*parts).as_posix()
 
 
+def _base(key: str) -> str:
+    return key.rstrip("/").rpartition("/")[2]
+
+
+def _pointer_key(key: str) -> str:
+    return f"{key}{POINTER}"
+
+
 def _temporary_key(key: str) -> str:
     parent, _, name = key.rpartition("/")
     return f"{parent}/.{name}.{uuid.uuid4().hex}.tmp"
 
 
-def _discard_remote_orphans(fs: AbstractFileSystem, key: str) -> None:
-    """Removes the temporary keys killed uploads of `key` left (`.<name>.<hex>.tmp` beside it)."""
+def _discard_remote_orphans(fs: AbstractFileSystem, key: str) -> int:
+    """Removes what killed or failed uploads of `key` left beside it: temporary keys
+    (`.<name>.<hex>.tmp`) and versions (`.<name>.v<N>`) its pointer does not name, never the one it
+    does. Returns the highest version number there is (0 if none), so the next one is new."""
+    commit = _read_pointer(fs, key)
+    current = _base(commit.key) if commit else None
     parent, _, name = key.rpartition("/")
+    highest = int(current.rpartition(".v")[2]) if current else 0
     try:
         fs.invalidate_cache(parent)
         entries = fs.ls(parent, detail=False)
     except (FileNotFoundError, NotADirectoryError):
-        return
+        return highest
     prefix = f".{name}."
     for entry in entries:
-        base = entry.rstrip("/").rpartition("/")[2]
-        if base.startswith(prefix) and _TEMPORARY.fullmatch(base[len(prefix):]):
+        base = _base(entry)
+        if not base.startswith(prefix):
+            continue
+        rest = base[len(prefix):]
+        if version := _VERSION.fullmatch(rest):
+            highest = max(highest, int(version.group(1)))
+            if base != current:
+                _discard(fs, entry.rstrip("/"))
+        elif _TEMPORARY.fullmatch(rest):
             _discard(fs, entry.rstrip("/"))
+    return highest
+
+
+def _flush_local_remote(fs: AbstractFileSystem, key: str) -> None:
+    """On a local (file://) remote, a disk like the local root: `key` (a file, or a folder and all it
+    holds) and its folder's entries fsynced, so a pointer never reaches the disk before what it names.
+    An object store has the object durably once the write returns."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    if isinstance(fs, LocalFileSystem):
+        path = Path(key)
+        if path.is_dir():
+            fsync_tree(path)
+        else:
+            fsync_path(path)
+        fsync_path(path.parent)
 
 
 def _list_files(directory: Path) -> dict[str, int]:
@@ -370,59 +476,77 @@ def _list_files(directory: Path) -> dict[str, int]:
     return dict(sorted(files.items()))
 
 
-def _move_tree(fs: AbstractFileSystem, src: str, dst: str, rels: list[str]) -> None:
-    from fsspec.implementations.local import LocalFileSystem
-
-    if isinstance(fs, LocalFileSystem):
-        fs.mv(src, dst)  # one rename; `dst` was removed just before
-        return
-    # Object stores have no rename: copy each key server-side, then delete the temporary prefix.
-    fs.copy([f"{src}/{rel}" for rel in rels], [f"{dst}/{rel}" for rel in rels])
-    fs.rm(src, recursive=True)
-
-
 def _remove(fs: AbstractFileSystem, key: str, recursive: bool = False) -> None:
     if fs.exists(key):
         fs.rm(key, recursive=recursive)
 
 
 def _discard(fs: AbstractFileSystem, key: str) -> None:
-    """Best-effort cleanup of a failed upload's temporary key; the upload's own error is what matters."""
+    """Best-effort removal of a key or prefix no reader takes: what is left is still an orphan by its
+    name, and the next upload of the artifact tries again. Never hides the upload's own error."""
     try:
         _remove(fs, key, recursive=True)
-    except Exception:  # never hide the upload's error behind a cleanup error
+    except Exception:
         pass
 
 
-def _read_marker(fs: AbstractFileSystem, key: str) -> dict[str, int] | None:
+def _read_pointer(fs: AbstractFileSystem, key: str) -> RemoteCommit | None:
+    """The version `<key>.xrep-pointer` names, with its files; None where there is no pointer."""
+    source = _pointer_key(key)
     try:
-        raw = fs.cat_file(f"{key}/{MARKER}")
+        raw = fs.cat_file(source)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    parent, _, name = key.rpartition("/")
+    try:
+        record = json.loads(raw)
+        version, files = record["version"], record["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactStoreError(f"{source}: not a commit pointer ({exc!r})") from exc
+    own = isinstance(version, str) and version.startswith(f".{name}.") and _VERSION.fullmatch(version[len(name) + 2:])
+    if not own:
+        raise ArtifactStoreError(f"{source}: names {version!r}, not a version of {name}")
+    return RemoteCommit(f"{parent}/{version}", _checked_files(files, source), source)
+
+
+def _read_marker(fs: AbstractFileSystem, key: str) -> RemoteCommit | None:
+    """The old layout (written before pointers, still read): the files lie under `key` itself and its
+    marker `key/.xrep-complete`, written last, lists them."""
+    source = f"{key}/{MARKER}"
+    try:
+        raw = fs.cat_file(source)
     except (FileNotFoundError, NotADirectoryError):  # the latter where `key` is a file on a local remote
         return None
     try:
         files = json.loads(raw)["files"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ArtifactStoreError(f"{key}/{MARKER}: not a commit marker ({exc!r})") from exc
+        raise ArtifactStoreError(f"{source}: not a commit marker ({exc!r})") from exc
+    return RemoteCommit(key, _checked_files(files, source), source)
+
+
+def _checked_files(files: object, source: str) -> dict[str, int]:
+    if not isinstance(files, dict) or not all(isinstance(rel, str) and type(size) is int for rel, size in files.items()):
+        raise ArtifactStoreError(f"{source}: its files are not a mapping of paths to sizes")
     for rel in files:
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts:
-            raise ArtifactStoreError(f"{key}/{MARKER}: file {rel!r} lies outside the artifact")
+            raise ArtifactStoreError(f"{source}: file {rel!r} lies outside the artifact")
     return files
 
 
-def _download_dir(fs: AbstractFileSystem, key: str, files: dict[str, int], final: Path) -> None:
+def _download_dir(fs: AbstractFileSystem, commit: RemoteCommit, final: Path) -> None:
     make_dirs(final.parent)
     tmp = temporary_sibling(final)
     tmp.mkdir()
     try:
-        targets = [tmp / rel for rel in files]
+        targets = [tmp / rel for rel in commit.files]
         for target in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
-        if files:
-            fs.get([f"{key}/{rel}" for rel in files], [str(t) for t in targets])
-        for rel, size in files.items():
+        if commit.files:
+            fs.get([f"{commit.key}/{rel}" for rel in commit.files], [str(t) for t in targets])
+        for rel, size in commit.files.items():
             if (got := (tmp / rel).stat().st_size) != size:
-                raise ArtifactStoreError(f"{key}/{rel}: {got} bytes, its marker says {size} (rewritten while pulled?)")
+                raise ArtifactStoreError(f"{commit.key}/{rel}: {got} bytes, {commit.source} says {size} (rewritten while pulled?)")
         fsync_tree(tmp)
         version = _rename_to_next_version(tmp, final)
         try:
@@ -439,8 +563,6 @@ def _download_file(fs: AbstractFileSystem, key: str, final: Path) -> None:
     tmp = temporary_sibling(final)
     try:
         fs.get([key], [str(tmp)])
-        fsync_path(tmp)
-        os.replace(tmp, final)
-        fsync_path(final.parent)
+        commit_file(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
+from xrep_assets.artifacts import committing_file
 from xrep_assets.environment import ARTIFACTS_DIR_ENV_VAR, HOME_ENV_VAR, env_value
 from xrep_assets.errors import XrepError
 
@@ -69,6 +70,7 @@ def ensure_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    if not config.exists():  # committed whole: a first start killed here must not leave half a config forever
+        with committing_file(config) as tmp:
+            tmp.write_text(DAGSTER_YAML, encoding="utf-8")
     return home

@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from xrep_assets.artifacts import commit_file
 from xrep_assets.errors import CorpusFormatError
 from xrep_assets.study import Corpus, LanguagePair
 
@@ -154,7 +155,7 @@ def download(
             part, None, f"download incomplete: {received} of {declared_total} bytes; run again to resume"
         )
     check_size(part, received, expected_size, size_tolerance)
-    os.replace(part, dest)  # atomic: readers never see a half-written dest
+    commit_file(part, dest)  # atomic and durable: readers never see a half-written dest
     return dest
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from xrep_assets.artifacts import committing_file
 from xrep_assets.checkpoints.encoder import Encoder, padded_batch
+from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.heads import (
     LabelSpace,
     MLPHead,
@@ -140,26 +140,45 @@ def feature_cache_key(data: TaskData, encoder_identity: Mapping[str, object], la
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class FeatureCacheError(XrepError):
+    """A feature cache entry that cannot be used (damaged bytes, another format, not the data's
+    splits): names the file. The cache reads it as a miss."""
+
+
 def save_task_features(features: TaskFeatures, path: Path) -> None:
-    """The vectors of every split in one file, written to a temporary name and renamed into place."""
+    """The vectors of every split in one file with their digest, committed durably
+    (`committing_file`): at every instant `path` holds the whole entry or what it held before."""
     tensors = {"train": features.train.vectors.cpu()}
     tensors |= {f"dev.{lang}": split.vectors.cpu() for lang, split in features.dev.items()}
     tensors |= {f"test.{lang}": split.vectors.cpu() for lang, split in features.test.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        torch.save(tensors, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with committing_file(path) as tmp:
+        torch.save({"tensors": tensors, "sha256": vectors_digest(tensors)}, tmp)
 
 
 def load_task_features(data: TaskData, path: Path, device: str = "cpu") -> TaskFeatures:
-    """`data`'s features from `save_task_features`' file (the caller's key says they belong together)."""
-    tensors = torch.load(path, map_location=device, weights_only=True)
+    """`data`'s features from `save_task_features`' file (the caller's key says they are `data`'s).
+    An entry that is not whole, or whose splits or rows are not `data`'s, is a `FeatureCacheError`:
+    torch reads damaged bytes without complaint where they are vectors, so the digest is checked."""
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # damaged bytes make torch's reader raise almost any type (zip, pickle, storage)
+        raise FeatureCacheError(f"{path}: not a readable feature cache entry ({err!r})") from err
+    tensors = entry.get("tensors") if isinstance(entry, dict) else None
+    if not isinstance(tensors, dict) or not all(isinstance(t, torch.Tensor) for t in tensors.values()):
+        raise FeatureCacheError(f"{path}: not a feature cache entry (one written before entries had a digest?)")
+    if entry.get("sha256") != vectors_digest(tensors):
+        raise FeatureCacheError(f"{path}: its vectors do not match their sha256")
+    splits = {"train": data.train} | {f"dev.{lang}": e for lang, e in data.dev.items()}
+    splits |= {f"test.{lang}": e for lang, e in data.test.items()}
+    if tensors.keys() != splits.keys():
+        raise FeatureCacheError(f"{path}: holds the splits {sorted(tensors)}, the data has {sorted(splits)}")
+    for name, examples in splits.items():
+        rows = examples.num_tokens if isinstance(examples, TaggedSentences) else len(examples)
+        if tensors[name].dim() != 2 or tensors[name].shape[0] != rows:
+            raise FeatureCacheError(f"{path}: {name} has vectors of shape {tuple(tensors[name].shape)}, the data {rows} rows")
 
     def split(name: str, examples: Examples) -> SplitFeatures:
-        return SplitFeatures(examples, tensors[name])
+        return SplitFeatures(examples, tensors[name].to(device))
 
     return TaskFeatures(
         data.task,
@@ -167,6 +186,15 @@ def load_task_features(data: TaskData, path: Path, device: str = "cpu") -> TaskF
         {lang: split(f"dev.{lang}", e) for lang, e in data.dev.items()},
         {lang: split(f"test.{lang}", e) for lang, e in data.test.items()},
     )
+
+
+def vectors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
+    """The sha256 of named CPU tensors: each name, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(tensors.items()):
+        digest.update(json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.contiguous().flatten().view(torch.uint8).numpy().data)
+    return digest.hexdigest()
 
 
 def cached_task_features(
@@ -179,13 +207,18 @@ def cached_task_features(
     log: Callable[[str], None] = print,
 ) -> TaskFeatures:
     """`task_features`, read from `cache_dir` when an earlier run computed the same ones (no cache
-    when `cache_dir` is None)."""
+    when `cache_dir` is None). An entry that cannot be used is a miss: computed again and replaced."""
     if cache_dir is None:
         return task_features(data, encoder, layer, pooling, log)
     path = cache_dir / f"{feature_cache_key(data, encoder_identity, layer, pooling)}.pt"
     if path.is_file():
-        log(f"{data.task.key}: features of layer {layer} from the cache {path}")
-        return load_task_features(data, path, encoder.device)
+        try:
+            cached = load_task_features(data, path, encoder.device)
+        except FeatureCacheError as err:
+            log(f"{data.task.key}: {err}; computing the features again")
+        else:
+            log(f"{data.task.key}: features of layer {layer} from the cache {path}")
+            return cached
     features = task_features(data, encoder, layer, pooling, log)
     save_task_features(features, path)
     return features

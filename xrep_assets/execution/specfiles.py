@@ -12,6 +12,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import ClassVar, Self
 
+from xrep_assets.artifacts import committing_file
 from xrep_assets.errors import XrepError
 
 
@@ -23,11 +24,10 @@ class SpecFile:
     what: ClassVar[str] = "spec"
 
     def write(self, path: Path) -> Path:
-        """The spec as JSON, written to a temporary name and renamed: a worker never reads half a file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        tmp.replace(path)
+        """The spec as JSON, committed durably (`artifacts.committing_file`): a worker never reads half
+        a file, even after a crash."""
+        with committing_file(path) as tmp:
+            tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
         return path
 
     @classmethod
