@@ -516,4 +516,7 @@ def test_the_shared_asset_keys_are_the_assets_keys():
     assert (checkpoint.key, task_scores.key) == (CHECKPOINT_ASSET, TASK_SCORES_ASSET)
     assert task_scores.automation_conditions_by_key[TASK_SCORES_ASSET] == HUB_RESCORE_CONDITION
     graph = defs.resolve_asset_graph()
-    assert defs.resolve_sensor_def("hub_rescore_sensor").asset_selection.resolve(graph) == {TASK_SCORES_ASSET}
+    # ...and the sensor evaluates the warehouse's conditions below it (tests/test_automation.py)
+    assert defs.resolve_sensor_def("hub_rescore_sensor").asset_selection.resolve(graph) == {
+        TASK_SCORES_ASSET, dg.AssetKey("warehouse_scores"), dg.AssetKey("cross_lingual_comparison"),
+    }

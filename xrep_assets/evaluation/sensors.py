@@ -1,5 +1,6 @@
-"""Automation of the score partitions (the `task_scores` automation condition and its sensor): a hub
-checkpoint fetched at a new revision is re-scored.
+"""Automation of the score partitions (the `task_scores` automation condition) and the sensor that
+evaluates every automation condition from `task_scores` down: a hub checkpoint fetched at a new
+revision is re-scored, and its rows and the comparison follow.
 
 How a new hub revision gets scored, in order:
 1. `hub_revisions_sensor` (checkpoints/sensors.py) or the weekly `weekly_hub_reevaluation` schedule
@@ -9,6 +10,9 @@ How a new hub revision gets scored, in order:
    run with that tag, the automation sensor `hub_rescore_sensor` requests exactly that checkpoint's
    score partitions (one per task). The scores can never run before the fetch: the condition is
    only true after the new materialization exists.
+3. `warehouse_scores` and `cross_lingual_comparison` carry the conditions of warehouse/assets.py: each
+   score partition's rows are loaded in the same run as its scores, and the comparison runs once,
+   after every requested partition of the wave has landed.
 Only hub-tagged fetches trigger scoring, so the study's own runs (`xrep study`) are never doubled.
 """
 
@@ -30,12 +34,15 @@ HUB_RESCORE_CONDITION = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("rescore_after_hub_fetch")
 
-# Evaluates HUB_RESCORE_CONDITION; running by default, as it only acts on hub-tagged fetches.
+# Evaluates HUB_RESCORE_CONDITION and the warehouse's conditions below it (selected by key: this stage
+# may not import the warehouse); running by default, as the chain starts only at hub-tagged fetches.
 hub_rescore_sensor = dg.AutomationConditionSensorDefinition(
     "hub_rescore_sensor",
-    target=dg.AssetSelection.assets(TASK_SCORES_ASSET),
+    target=dg.AssetSelection.assets(TASK_SCORES_ASSET).downstream(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
-    emit_backfills=False,  # one scores_job-like run per score partition, not a backfill
-    description="Scores a hub checkpoint's tasks once it has been fetched at a new revision.",
+    # One run per score partition (its scores and its rows together, as scores_job), not a backfill.
+    emit_backfills=False,
+    description="Scores a hub checkpoint's tasks once it has been fetched at a new revision, then loads "
+    "their rows into DuckDB and refreshes the comparison.",
 )

@@ -19,6 +19,24 @@ from xrep_assets.warehouse.resources import DuckDBWarehouse
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
+# A score partition's rows follow its scores: `eager()` requests the partition when its task_scores
+# partition is updated or requested in the same tick (the automation then runs both in one run, as
+# scores_job does), and never while task_scores is missing or running. The study's scores_job
+# materializes both in one run, which counts as handled: nothing is requested after it.
+WAREHOUSE_SCORES_CONDITION = dg.AutomationCondition.eager()
+
+# The comparison reads every partition, so it runs once per wave, not once per partition: triggered by
+# any newly loaded partition (remembered until handled), it waits while any warehouse_scores partition
+# is requested this tick or in a run. Not eager(): its any_deps_missing would block it for as long as
+# any registered checkpoint is unscored, and its any_deps_updated also fires on a dep only requested in
+# the same tick, which would put the comparison in a run beside the loads instead of after them.
+COMPARISON_CONDITION = (
+    dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated()).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_match(dg.AutomationCondition.will_be_requested())
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("once_per_wave")
+
 
 @dg.asset(
     partitions_def=score_partitions,
@@ -26,6 +44,7 @@ WAREHOUSE_POOL = "duckdb_warehouse"
     group_name="comparison",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
+    automation_condition=WAREHOUSE_SCORES_CONDITION,
 )
 def warehouse_scores(context: dg.AssetExecutionContext, artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
     """One score partition (checkpoint x task) in the DuckDB `scores` table: the partition's score file
@@ -66,7 +85,13 @@ class ComparisonConfig(dg.Config):
     per_language_tasks: list[str] = list(TASK_KEYS)
 
 
-@dg.asset(deps=[warehouse_scores], group_name="comparison", kinds={"duckdb", "sql"}, pool=WAREHOUSE_POOL)
+@dg.asset(
+    deps=[warehouse_scores],
+    group_name="comparison",
+    kinds={"duckdb", "sql"},
+    pool=WAREHOUSE_POOL,
+    automation_condition=COMPARISON_CONDITION,
+)
 def cross_lingual_comparison(config: ComparisonConfig, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
     """The study's table from the `comparison` view of `sql/views.sql`: rows = checkpoints by role,
     columns = the 8 XGLUE tasks (mean over languages, English included) and their average, as mean ±
