@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import made_up_features
-from test_pretraining_worker import make_spec, weights, write_study_corpus
+from test_pretraining_worker import corpus_tokenizer, make_spec, weights, write_study_corpus
 
 from xrep_assets.artifacts import MARKER, POINTER, ArtifactFolder, remote_filesystem
 from xrep_assets.checkpoints.training import (
@@ -38,7 +38,6 @@ from xrep_assets.checkpoints.training import (
 )
 from xrep_assets.evaluation.probing import FeatureCacheError, load_task_features, save_task_features
 from xrep_assets.tokenizers.spec import TokenizeSpec
-from xrep_assets.tokenizers.training import train_joint_tokenizer
 
 PARTS = ("checkpoints", "mlm")
 FILE_PARTS = ("scores", "mlm", "pawsx.parquet")
@@ -315,12 +314,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory, corpus) -> Path:
-    import polars as pl
-
-    texts = {f.stem: pl.read_parquet(f)["text"].to_list() for f in (corpus / "monolingual").glob("*.parquet")}
-    out = tmp_path_factory.mktemp("tokenizer")
-    train_joint_tokenizer(texts, out, vocab_size=400, alpha=0.3)
-    return out
+    return corpus_tokenizer(corpus, tmp_path_factory.mktemp("tokenizer"))
 
 
 @pytest.fixture(scope="module")

@@ -57,12 +57,16 @@ def corpus(tmp_path_factory) -> Path:
     return write_study_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-@pytest.fixture(scope="module")
-def tokenizer_dir(tmp_path_factory, corpus) -> Path:
+def corpus_tokenizer(corpus: Path, out: Path) -> Path:
+    """A small joint tokenizer trained on a study corpus's monolingual text."""
     texts = {f.stem: pl.read_parquet(f)["text"].to_list() for f in (corpus / "monolingual").glob("*.parquet")}
-    out = tmp_path_factory.mktemp("tokenizer")
     train_joint_tokenizer(texts, out, vocab_size=400, alpha=0.3)
     return out
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory, corpus) -> Path:
+    return corpus_tokenizer(corpus, tmp_path_factory.mktemp("tokenizer"))
 
 
 def make_spec(tmp_path: Path, corpus: Path, tokenizer_dir: Path, objective: str = "mlm", **overrides) -> PretrainSpec:

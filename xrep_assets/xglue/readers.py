@@ -216,12 +216,7 @@ def _read_tsv_examples(
         text_b.append(b)
         labels.append(label)
         groups.append(group)
-    if not labels:
-        raise TaskDataError(path, None, "no rows (the file is empty, blank lines only or a header only)")
-    frame = pl.DataFrame(
-        {"text_a": text_a, "text_b": text_b, "label": labels, "group": groups}, schema=SENTENCE_COLUMNS
-    )
-    return SentenceExamples(path=path, frame=frame)
+    return _sentence_examples(path, text_a, text_b, labels, groups, "no rows (the file is empty, blank lines only or a header only)")
 
 
 def _query_group(groups: list[int], previous_query: str | None, query: str) -> int:
@@ -397,12 +392,7 @@ def _hub_sentences(task_key: str, batches: Iterable[dict], features: Any, source
             text_b.append(" ".join(batch[name][i] for name in columns.text_b))
             labels.append(label)
             groups.append(group)
-    if not labels:
-        raise TaskDataError(source, None, "no rows: the split is empty")
-    frame = pl.DataFrame(
-        {"text_a": text_a, "text_b": text_b, "label": labels, "group": groups}, schema=SENTENCE_COLUMNS
-    )
-    return SentenceExamples(path=Path(source), frame=frame)
+    return _sentence_examples(Path(source), text_a, text_b, labels, groups, "no rows: the split is empty")
 
 
 def _hub_tagged(task_key: str, batches: Iterable[dict], features: Any, source: str) -> TaggedSentences:
@@ -587,3 +577,11 @@ def _content_lines(path: Path) -> Iterator[tuple[int, str]]:
 def _error(path: Path, number: int, message: str, line: str) -> TaskDataError:
     shown = line if len(line) <= _SHOWN_CHARS else line[:_SHOWN_CHARS] + "…"
     return TaskDataError(path, number, f"{message}: {shown!r}")
+
+
+def _sentence_examples(path: Path, text_a: list, text_b: list, labels: list, groups: list, empty: str) -> SentenceExamples:
+    """The rows a sentence reader collected, as examples; no rows is an error naming the file or split."""
+    if not labels:
+        raise TaskDataError(path, None, empty)
+    frame = pl.DataFrame({"text_a": text_a, "text_b": text_b, "label": labels, "group": groups}, schema=SENTENCE_COLUMNS)
+    return SentenceExamples(path=path, frame=frame)
