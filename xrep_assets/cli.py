@@ -12,8 +12,12 @@ from xrep_assets.environment import PROFILE_ENV_VAR
 from xrep_assets.paths import default_warehouse_path, ensure_dagster_home
 from xrep_assets.profiles import PROFILES
 
+DEFAULT_URL = "http://127.0.0.1:3000"  # `make dev`
+
 
 def cmd_study(args: argparse.Namespace) -> int:
+    if args.submit:
+        return cmd_submit(args)
     ensure_dagster_home()  # `var/dagster_home` by default, so `dagster dev` shows the runs afterwards
     from xrep_assets.orchestration import run_study  # imports Dagster and the definitions
     from xrep_assets.resources import default_study_settings
@@ -22,9 +26,31 @@ def cmd_study(args: argparse.Namespace) -> int:
     # The sources (XREP_OPUS_MIRROR, XREP_XGLUE_DIR, XREP_XGLUE_DATASET) come from the environment;
     # --profile replaces only the profile. Every run gets these settings in its config, and the
     # worker pods are sized by them.
-    run_study(default_study_settings(args.profile), log=lambda msg: print(msg, flush=True))
+    run_study(default_study_settings(args.profile), log=lambda msg: print(msg, flush=True),
+              checkpoints=args.checkpoint or (), tasks=args.task or ())
     print(f"\nstudy finished in {time.perf_counter() - start:.0f} s\n", flush=True)
     return cmd_report(args)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """The study as a backfill on the instance at --url, followed to its end; then the comparison as
+    the instance recorded it (the submitting machine may not see the instance's warehouse)."""
+    from xrep_assets.errors import SettingError
+    from xrep_assets.orchestration import study_run_config, study_slice
+    from xrep_assets.resources import default_study_settings
+    from xrep_assets.submission import DagsterWebserver, submit_study
+
+    if args.format != "markdown":
+        raise SettingError("--submit prints the comparison the instance recorded, as markdown; use `xrep report --format csv` where the warehouse is")
+    settings = default_study_settings(args.profile)
+    chosen = study_slice(settings.resolved(), args.checkpoint or (), args.task or ())
+    server = DagsterWebserver(args.url)
+    start = time.perf_counter()
+    submit_study(server, chosen, study_run_config(settings), f"xrep study ({settings.profile})",
+                 log=lambda msg: print(msg, flush=True))
+    print(f"\nstudy finished in {time.perf_counter() - start:.0f} s\n", flush=True)
+    print(server.latest_markdown("cross_lingual_comparison", "comparison") or "(the comparison recorded no table)")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -89,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     study = commands.add_parser("study", help="materialize the whole study, then print the comparison")
     study.add_argument("--profile", choices=sorted(PROFILES), help=f"default: ${PROFILE_ENV_VAR} or tiny")
     study.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    study.add_argument("--checkpoint", action="append", metavar="KEY", help="only this checkpoint of the profile's (repeatable)")
+    study.add_argument("--task", action="append", metavar="TASK", help="only this XGLUE task (repeatable)")
+    study.add_argument("--submit", action="store_true",
+                       help="run it as a backfill on the Dagster instance at --url (its run queue, its UI) instead of in this process")
+    study.add_argument("--url", default=DEFAULT_URL, help=f"the Dagster webserver for --submit (default {DEFAULT_URL}: `make dev`)")
     study.set_defaults(func=cmd_study)
 
     plan = commands.add_parser("plan", help="print the partitions, recipes, model sizes, pods and GPU-hours of a study; runs nothing")

@@ -3,15 +3,17 @@ recorded in the instance (`dagster asset materialize --select '*'` refuses parti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.definitions import allocation_job, checkpoint_job, comparison_job, corpora_job, defs, scores_job, tokenizer_job
-from xrep_assets.errors import XrepError
+from xrep_assets.errors import SettingError, XrepError
 from xrep_assets.evaluation.partitions import score_key
+from xrep_assets.profiles import Profile
 from xrep_assets.resources import StudySettings, study_resource_config
 from xrep_assets.study import CORPORA, TASK_KEYS
 
@@ -44,24 +46,59 @@ def study_run_config(settings: StudySettings) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class StudySlice:
+    """What one `xrep study` materializes: every corpus x pair partition, the allocation and the
+    tokenizer (the checkpoints' shared inputs), then the chosen checkpoints, their chosen tasks and
+    the comparison. The whole study by default; `--checkpoint` / `--task` narrow the last stages."""
+
+    corpus_keys: tuple[str, ...]
+    checkpoints: tuple[str, ...]
+    score_keys: tuple[dg.MultiPartitionKey, ...]
+
+
+def study_slice(profile: Profile, checkpoints: Sequence[str] = (), tasks: Sequence[str] = ()) -> StudySlice:
+    """The profile's study, narrowed to `checkpoints` (of the profile's) and `tasks` when given."""
+    for key in checkpoints:
+        if key not in profile.checkpoints:
+            raise SettingError(f"checkpoint {key!r} is not in the {profile.name} profile; it has: {', '.join(profile.checkpoints)}")
+    for task in tasks:
+        if task not in TASK_KEYS:
+            raise SettingError(f"unknown task {task!r}; known: {', '.join(TASK_KEYS)}")
+    chosen = tuple(k for k in profile.checkpoints if not checkpoints or k in checkpoints)
+    chosen_tasks = tuple(t for t in TASK_KEYS if not tasks or t in tasks)
+    return StudySlice(
+        corpus_keys=tuple(corpus_pair_key(corpus, pair) for corpus in CORPORA.values() for pair in profile.pairs),
+        checkpoints=chosen,
+        score_keys=tuple(score_key(key, task) for key in chosen for task in chosen_tasks),
+    )
+
+
+def register_checkpoints(instance: dg.DagsterInstance, keys: Sequence[str]) -> None:
+    """Adds the checkpoint partitions the instance does not know yet."""
+    existing = set(instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
+    new = [key for key in keys if key not in existing]
+    if new:
+        instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, new)
+
+
 def run_study(
     settings: StudySettings,
     instance: dg.DagsterInstance | None = None,
     log: Callable[[str], None] = print,
     definitions: dg.Definitions | None = None,
+    checkpoints: Sequence[str] = (),
+    tasks: Sequence[str] = (),
 ) -> None:
-    """Materializes corpora -> allocation -> tokenizer -> checkpoints -> scores -> comparison for the
-    profile and sources of `settings` (`default_study_settings()`), with the jobs of `definitions`
-    (default: the code location's)."""
-    profile = settings.resolved()
+    """Materializes corpora -> allocation -> tokenizer -> checkpoints -> scores -> comparison in this
+    process, one stage after another, for the profile and sources of `settings`
+    (`default_study_settings()`) and the slice `checkpoints` x `tasks` (default: all), with the jobs of
+    `definitions` (default: the code location's)."""
+    chosen = study_slice(settings.resolved(), checkpoints, tasks)
     instance = instance or dg.DagsterInstance.get()
     definitions = definitions or defs
     run_config = study_run_config(settings)
-
-    existing = set(instance.get_dynamic_partitions(CHECKPOINTS_PARTITION_NAME))
-    new = [key for key in profile.checkpoints if key not in existing]
-    if new:
-        instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, new)
+    register_checkpoints(instance, chosen.checkpoints)
 
     def run(job: dg.UnresolvedAssetJobDefinition, partition_key: str | None = None) -> None:
         label = f"{job.name}[{partition_key}]" if partition_key else job.name
@@ -72,14 +109,12 @@ def run_study(
         if not result.success:
             raise StudyRunFailed(f"{label} failed (run {result.run_id}) at {first_failure(result)}; see `dagster dev` for its logs")
 
-    for corpus in CORPORA.values():
-        for pair in profile.pairs:
-            run(corpora_job, corpus_pair_key(corpus, pair))
+    for key in chosen.corpus_keys:
+        run(corpora_job, key)
     run(allocation_job)
     run(tokenizer_job)
-    for key in profile.checkpoints:
+    for key in chosen.checkpoints:
         run(checkpoint_job, key)
-    for key in profile.checkpoints:
-        for task in TASK_KEYS:
-            run(scores_job, score_key(key, task))
+    for key in chosen.score_keys:
+        run(scores_job, key)
     run(comparison_job)

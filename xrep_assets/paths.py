@@ -55,11 +55,15 @@ def default_warehouse_path() -> Path:
     return xrep_home() / "warehouse.duckdb"
 
 
-# The warehouse pool admits one writer at a time (see warehouse/assets.py); telemetry stays off.
+# The warehouse pool admits one writer at a time (see warehouse/assets.py). The run queue (`dagster
+# dev`'s daemon; `xrep study --submit`) starts at most two runs at once: a tiny run keeps about one
+# core busy, and a laptop has few. Telemetry stays off.
 DAGSTER_YAML = """\
 concurrency:
   pools:
     default_limit: 1
+  runs:
+    max_concurrent_runs: 2
 telemetry:
   enabled: false
 """
