@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 from transformers import AutoConfig, AutoModel
 
+from xrep_assets.asset_keys import MODELLING_TEAM
 from xrep_assets.checkpoints.encoder import source_marker
 from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG, hub_checkpoint, is_discovered_key
 from xrep_assets.checkpoints.models import count_parameters, model_size
@@ -66,6 +67,7 @@ class PretrainConfig(dg.Config):
     deps=[joint_tokenizer],
     group_name="checkpoints",
     kinds={"pytorch", "huggingface"},
+    owners=[MODELLING_TEAM],
     retry_policy=dg.RetryPolicy(max_retries=2),  # a retried training run resumes from its last state
     check_specs=[
         dg.AssetCheckSpec(

@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from pydantic import create_model
 
+from xrep_assets.asset_keys import CORPORA_TEAM
 from xrep_assets.corpora.allocation import AllocationParams, allocate, empty_parts, forbidden_keys, monolingual_text
 from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
@@ -79,6 +80,7 @@ class CleaningConfig(_CleaningOverrides):
     partitions_def=corpus_pair_partitions,
     group_name="corpora",
     kinds={"python", "parquet"},
+    owners=[CORPORA_TEAM],
 )
 def raw_bitext(
     context: dg.AssetExecutionContext,
@@ -118,6 +120,7 @@ def raw_bitext(
     deps=[raw_bitext],
     group_name="corpora",
     kinds={"polars", "parquet"},
+    owners=[CORPORA_TEAM],
 )
 def cleaned_bitext(
     context: dg.AssetExecutionContext, config: CleaningConfig, artifacts: ArtifactStore
@@ -174,7 +177,7 @@ class AllocationConfig(_AllocationOverrides):
         return replace(AllocationParams(), **_overrides(self, "decontaminate"))
 
 
-@dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"})
+@dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"}, owners=[CORPORA_TEAM])
 def pretraining_corpus(
     context: dg.AssetExecutionContext, config: AllocationConfig, study: StudySettings, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from xrep_assets.asset_keys import EVALUATION_TEAM
 from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.record import checkpoint_parts, read_record
 from xrep_assets.errors import XrepError
@@ -81,6 +82,7 @@ def score_spec(
     deps=[checkpoint],
     group_name="scores",
     kinds={"pytorch", "scikitlearn", "parquet"},
+    owners=[EVALUATION_TEAM],
     # Re-scores exactly the checkpoint a hub sensor or schedule re-fetched (evaluation/sensors.py).
     automation_condition=HUB_RESCORE_CONDITION,
     # A lost pod is retried; the probes' features come back from the cache.

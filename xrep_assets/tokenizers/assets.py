@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from xrep_assets.asset_keys import CORPORA_TEAM
 from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import TOKENIZE_WORKER
@@ -10,7 +11,7 @@ from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.tokenizers.spec import TokenizeSpec
 
 
-@dg.asset(deps=[pretraining_corpus], group_name="tokenizers", kinds={"sentencepiece"},
+@dg.asset(deps=[pretraining_corpus], group_name="tokenizers", kinds={"sentencepiece"}, owners=[CORPORA_TEAM],
           retry_policy=dg.RetryPolicy(max_retries=2))
 def joint_tokenizer(
     context: dg.AssetExecutionContext, study: StudySettings, artifacts: ArtifactStore, launcher: WorkerLauncher

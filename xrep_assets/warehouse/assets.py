@@ -8,6 +8,7 @@ reads its files before it opens the database, and holds it only for one transact
 import dagster as dg
 import polars as pl
 
+from xrep_assets.asset_keys import CORPORA_TEAM, EVALUATION_TEAM
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
@@ -43,6 +44,7 @@ COMPARISON_CONDITION = (
     deps=[TASK_SCORES],
     group_name="comparison",
     kinds={"duckdb"},
+    owners=[EVALUATION_TEAM],
     pool=WAREHOUSE_POOL,
     automation_condition=WAREHOUSE_SCORES_CONDITION,
 )
@@ -68,7 +70,9 @@ def warehouse_scores(context: dg.AssetExecutionContext, artifacts: ArtifactStore
 
 
 # By key, like task_scores (warehouse/loading.py): the corpora module loads the cleaning stack.
-@dg.asset(deps=[dg.AssetKey("pretraining_corpus")], group_name="comparison", kinds={"duckdb", "polars"}, pool=WAREHOUSE_POOL)
+# Owned by the corpora team: its numbers describe their corpus.
+@dg.asset(deps=[dg.AssetKey("pretraining_corpus")], group_name="comparison", kinds={"duckdb", "polars"},
+          owners=[CORPORA_TEAM], pool=WAREHOUSE_POOL)
 def corpus_statistics(artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
     """The DuckDB `corpus_statistics` table: sentences, words and characters of the allocated study
     corpus per corpus, language pair, split and side, replaced whole in one transaction."""
@@ -89,6 +93,7 @@ class ComparisonConfig(dg.Config):
     deps=[warehouse_scores],
     group_name="comparison",
     kinds={"duckdb", "sql"},
+    owners=[EVALUATION_TEAM],
     pool=WAREHOUSE_POOL,
     automation_condition=COMPARISON_CONDITION,
 )
