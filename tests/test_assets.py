@@ -16,7 +16,7 @@ from xrep_assets.corpora.cleaning import clean_bitext
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.layout import read_cleaned_bitexts, read_study_bitext
+from xrep_assets.corpora.layout import monolingual_texts, read_cleaned_bitexts, read_study_bitext
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_key
@@ -25,9 +25,9 @@ from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.profiles import PROFILES
 from xrep_assets.resources import ArtifactStore, StudySettings
-from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
+from xrep_assets.study import CORPORA, ENGLISH_PAIRS, PRETRAINING_LANGUAGES, TASKS, LanguagePair
 from xrep_assets.tokenizers.assets import joint_tokenizer
-from xrep_assets.tokenizers.training import LANGUAGE_TAGS
+from xrep_assets.tokenizers.training import FERTILITY_SAMPLE, LANGUAGE_TAGS, fertility
 from xrep_assets.warehouse.assets import cross_lingual_comparison, warehouse_scores
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 from xrep_assets.xglue.layout import task_file
@@ -149,6 +149,12 @@ def test_tokenizer_covers_the_six_languages(trained_study):
     assert meta["vocab_size"] == len(tokenizer)
     assert all(tokenizer.convert_tokens_to_ids(tag) != tokenizer.unk_token_id for tag in LANGUAGE_TAGS)
     assert "| zh" in meta["fertility"] and "| ar" in meta["fertility"]
+    # one number per language, measured as the worker measures it, typed for the UI's charts
+    texts = monolingual_texts(root / "artifacts")
+    fertilities = typed_metadata(result, "joint_tokenizer", "fertility/")
+    assert set(fertilities) == {f"fertility/{lang}" for lang in PRETRAINING_LANGUAGES}
+    assert all(isinstance(v, dg.FloatMetadataValue) for v in fertilities.values())
+    assert fertilities["fertility/zh"].value == fertility(tokenizer, texts["zh"][:FERTILITY_SAMPLE], "zh")
 
 
 def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):

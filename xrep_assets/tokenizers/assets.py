@@ -16,9 +16,14 @@ from xrep_assets.tokenizers.spec import TokenizeSpec
 def joint_tokenizer(
     context: dg.AssetExecutionContext, study: StudySettings, artifacts: ArtifactStore, launcher: WorkerLauncher
 ) -> dg.MaterializeResult:
-    """One sentencepiece unigram model over the pretraining corpus's six languages, mixed by
+    """The joint subword vocabulary of the six pretraining languages; unpartitioned (one for the study).
+
+    One sentencepiece unigram model over the pretraining corpus's monolingual text, mixed by
     temperature sampling, language tags as special tokens; saved so `AutoTokenizer` loads it. The
-    tokenizer worker trains it (a subprocess here, a many-core pod in Kubernetes)."""
+    tokenizer worker trains it (a subprocess here, a many-core pod in Kubernetes). Metadata:
+    `vocab_size` and `fertility/<language>`: subword tokens per word (per character for Chinese) on
+    the language's first 2,000 allocated lines.
+    """
     profile = study.resolved()
     spec = TokenizeSpec(str(artifacts.path()), profile.tokenizer_vocab_size, profile.tokenizer_sample_alpha,
                         artifacts.remote)
