@@ -1,5 +1,7 @@
 """Asset-level tests: each node materialized with resources pointed at temporary folders."""
 
+import json
+
 import dagster as dg
 import polars as pl
 import pytest
@@ -8,7 +10,7 @@ from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.record import content_revision, read_record
+from xrep_assets.checkpoints.record import TRAINING_LOG, content_revision, read_record
 from xrep_assets.corpora.allocation import AllocationParams, allocate
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
@@ -176,6 +178,12 @@ def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
     # Reported by the worker through dagster-pipes, then the asset adds the plot.
     assert meta["steps"] == 30 and meta["resumed_from_step"] == 0 and meta["tokens_per_second"] > 0
     assert meta["loss_curve"].startswith("![loss curve](data:image/png;base64,")
+    # the curve's last and lowest points, and the parameters, as numbers the UI charts
+    losses = [loss for _, loss in json.loads((directory / TRAINING_LOG).read_text())["losses"]]
+    numbers = typed_metadata(result, "checkpoint")
+    assert (numbers["final_loss"].value, numbers["best_loss"].value) == (losses[-1], min(losses))
+    assert isinstance(numbers["final_loss"], dg.FloatMetadataValue) and isinstance(numbers["best_loss"], dg.FloatMetadataValue)
+    assert isinstance(numbers["parameters"], dg.IntMetadataValue)
     assert not (root / "artifacts" / "checkpoints" / ".work" / "mlm").exists()  # states of a finished run go
 
 
@@ -283,6 +291,7 @@ def test_hub_checkpoint_shares_the_partitions_and_gets_scored(trained_study):
     meta = metadata(fetched, "checkpoint")
     assert meta["repo_id"] == "google-bert/bert-base-multilingual-cased"
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
+    assert isinstance(typed_metadata(fetched, "checkpoint")["parameters"], dg.IntMetadataValue)
     record = read_record(root / "artifacts" / "checkpoints" / "mbert")
     assert (record.source, record.family, record.lang_codes, record.source_marker) == ("hub", "bert", "iso", False)
 

@@ -86,8 +86,14 @@ def checkpoint(
     hub: HubSource,
     launcher: WorkerLauncher,
 ) -> dg.MaterializeResult:
-    """A Hugging Face checkpoint directory (`AutoModel.from_pretrained` loads it): trained with one of
-    the study's objectives (from scratch, or continuing a hub checkpoint), or a public hub checkpoint."""
+    """A pretrained model as a Hugging Face checkpoint directory; one dynamic partition per checkpoint.
+
+    Trained with one of the study's objectives (from scratch, or continuing a hub checkpoint), or a
+    public hub checkpoint fetched at a revision; `AutoModel.from_pretrained` loads it. Metadata:
+    `parameters`, `revision` and, for a trained one, the loss curve, `final_loss` and `best_loss`
+    (the last and the lowest logged training loss). The `output_language` check asks an MT
+    checkpoint to translate held-out sentences into the requested language.
+    """
     key = context.partition_key
     if key in OBJECTIVES:
         return _train(context, key, key, config.init_from, config, study.resolved(), artifacts, launcher)
