@@ -250,6 +250,12 @@ def test_task_scores_keep_one_row_per_language(trained_study, task):
         assert row["n_examples"] == len(load_task_split(XGLUE_DIR, task, row["language"], "test"))
         assert 0.0 <= row["value"] <= 1.0 and row["metric"] == TASKS[task].metric
     assert metadata(result, "task_scores")["task_average"] == pytest.approx(scores["value"].mean())
+    # each language's score (the mean over seeds of the catalog metric) as a number of its own
+    per_language = typed_metadata(result, "task_scores", "probe/score/")
+    means = dict(scores.group_by("language").agg(pl.col("value").mean()).iter_rows())
+    assert {k.removeprefix("probe/score/"): v.value for k, v in per_language.items()} == pytest.approx(means)
+    assert list(per_language) == [f"probe/score/{lang}" for lang in with_test_files]
+    assert all(isinstance(v, dg.FloatMetadataValue) for v in per_language.values())
 
 
 def test_warehouse_and_comparison_hold_the_score_files_numbers(trained_study):

@@ -101,10 +101,14 @@ def task_scores(
     artifacts: ArtifactStore,
     launcher: WorkerLauncher,
 ) -> dg.MaterializeResult:
-    """Zero-shot cross-lingual scores of one checkpoint on one XGLUE task: trained on English (a probe
-    on the frozen encoder, and the fine-tuned encoder), selected on dev, evaluated on the test set of
-    every task language available, for each seed. The scoring worker (evaluation/scoring.py) does the
-    work, in a subprocess or a pod; it writes one score file per protocol."""
+    """Zero-shot cross-lingual scores of one checkpoint on one XGLUE task; partitioned by checkpoint × task.
+
+    Trained on English (a probe on the frozen encoder, and the fine-tuned encoder), selected on dev,
+    evaluated on the test set of every task language available, for each seed. The scoring worker
+    (evaluation/scoring.py) does the work, in a subprocess or a pod; it writes one score file per
+    protocol. Metadata per protocol: `<protocol>/score/<language>` (the task's catalog metric, mean
+    over seeds) and their mean `<protocol>/task_average`; `task_average` is the first protocol's.
+    """
     keys = context.partition_key.keys_by_dimension
     profile = study.resolved()
     spec = score_spec(keys["checkpoint"], keys["task"], config, profile, artifacts, context.run_id)
