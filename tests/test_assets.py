@@ -1,5 +1,7 @@
 """Asset-level tests: each node materialized with resources pointed at temporary folders."""
 
+import json
+
 import dagster as dg
 import polars as pl
 import pytest
@@ -8,7 +10,7 @@ from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
-from xrep_assets.checkpoints.record import content_revision, read_record
+from xrep_assets.checkpoints.record import TRAINING_LOG, content_revision, read_record
 from xrep_assets.corpora.allocation import AllocationParams, allocate
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
@@ -16,7 +18,7 @@ from xrep_assets.corpora.cleaning import clean_bitext
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.layout import read_cleaned_bitexts, read_study_bitext
+from xrep_assets.corpora.layout import monolingual_texts, read_cleaned_bitexts, read_study_bitext
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_key
@@ -25,9 +27,9 @@ from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.profiles import PROFILES
 from xrep_assets.resources import ArtifactStore, StudySettings
-from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
+from xrep_assets.study import CORPORA, ENGLISH_PAIRS, PRETRAINING_LANGUAGES, TASKS, LanguagePair
 from xrep_assets.tokenizers.assets import joint_tokenizer
-from xrep_assets.tokenizers.training import LANGUAGE_TAGS
+from xrep_assets.tokenizers.training import FERTILITY_SAMPLE, LANGUAGE_TAGS, fertility
 from xrep_assets.warehouse.assets import cross_lingual_comparison, warehouse_scores
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 from xrep_assets.xglue.layout import task_file
@@ -51,6 +53,11 @@ def metadata(result, asset):
     return {k: v.value for k, v in result.asset_materializations_for_node(asset)[0].metadata.items()}
 
 
+def typed_metadata(result, asset, prefix=""):
+    """The entries starting with `prefix` as the UI gets them: Dagster metadata values, not raw ones."""
+    return {k: v for k, v in result.asset_materializations_for_node(asset)[0].metadata.items() if k.startswith(prefix)}
+
+
 @pytest.mark.parametrize("corpus", sorted(CORPORA))
 def test_cleaned_bitext_counts_what_each_filter_removed(tmp_path, corpus):
     pair = LanguagePair("en", "fr")
@@ -65,7 +72,10 @@ def test_cleaned_bitext_counts_what_each_filter_removed(tmp_path, corpus):
     meta = metadata(result, "cleaned_bitext")
     assert meta["rows_in"] == raw.height
     assert meta["rows_kept"] == expected_kept.height
-    assert {k.removeprefix("removed_"): v for k, v in meta.items() if k.startswith("removed_")} == expected_removed
+    # one number per filter, each as an int the UI charts across materializations
+    removed = typed_metadata(result, "cleaned_bitext", "removed/")
+    assert {k.removeprefix("removed/"): v.value for k, v in removed.items()} == expected_removed
+    assert all(isinstance(v, dg.IntMetadataValue) for v in removed.values())
     written = pl.read_parquet(tmp_path / "artifacts" / "corpora" / "clean" / corpus / "en-fr.parquet")
     assert written.equals(expected_kept)
 
@@ -79,8 +89,8 @@ def test_raw_bitext_reads_the_real_opus_samples(tmp_path):
     )
     assert metadata(result, "raw_bitext")["rows"] == 68  # shared/data/README.md
     meta = metadata(result, "cleaned_bitext")
-    assert meta["removed_duplicate"] > 0  # the sample repeats `Distr .`-style boiler-plate
-    assert meta["rows_kept"] + sum(v for k, v in meta.items() if k.startswith("removed_")) == 68
+    assert meta["removed/duplicate"] > 0  # the sample repeats `Distr .`-style boiler-plate
+    assert meta["rows_kept"] + sum(v for k, v in meta.items() if k.startswith("removed/")) == 68
 
 
 def test_a_pair_missing_from_the_mirror_names_the_file(tmp_path):
@@ -141,6 +151,12 @@ def test_tokenizer_covers_the_six_languages(trained_study):
     assert meta["vocab_size"] == len(tokenizer)
     assert all(tokenizer.convert_tokens_to_ids(tag) != tokenizer.unk_token_id for tag in LANGUAGE_TAGS)
     assert "| zh" in meta["fertility"] and "| ar" in meta["fertility"]
+    # one number per language, measured as the worker measures it, typed for the UI's charts
+    texts = monolingual_texts(root / "artifacts")
+    fertilities = typed_metadata(result, "joint_tokenizer", "fertility/")
+    assert set(fertilities) == {f"fertility/{lang}" for lang in PRETRAINING_LANGUAGES}
+    assert all(isinstance(v, dg.FloatMetadataValue) for v in fertilities.values())
+    assert fertilities["fertility/zh"].value == fertility(tokenizer, texts["zh"][:FERTILITY_SAMPLE], "zh")
 
 
 def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
@@ -162,6 +178,12 @@ def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
     # Reported by the worker through dagster-pipes, then the asset adds the plot.
     assert meta["steps"] == 30 and meta["resumed_from_step"] == 0 and meta["tokens_per_second"] > 0
     assert meta["loss_curve"].startswith("![loss curve](data:image/png;base64,")
+    # the curve's last and lowest points, and the parameters, as numbers the UI charts
+    losses = [loss for _, loss in json.loads((directory / TRAINING_LOG).read_text())["losses"]]
+    numbers = typed_metadata(result, "checkpoint")
+    assert (numbers["final_loss"].value, numbers["best_loss"].value) == (losses[-1], min(losses))
+    assert isinstance(numbers["final_loss"], dg.FloatMetadataValue) and isinstance(numbers["best_loss"], dg.FloatMetadataValue)
+    assert isinstance(numbers["parameters"], dg.IntMetadataValue)
     assert not (root / "artifacts" / "checkpoints" / ".work" / "mlm").exists()  # states of a finished run go
 
 
@@ -228,6 +250,12 @@ def test_task_scores_keep_one_row_per_language(trained_study, task):
         assert row["n_examples"] == len(load_task_split(XGLUE_DIR, task, row["language"], "test"))
         assert 0.0 <= row["value"] <= 1.0 and row["metric"] == TASKS[task].metric
     assert metadata(result, "task_scores")["task_average"] == pytest.approx(scores["value"].mean())
+    # each language's score (the mean over seeds of the catalog metric) as a number of its own
+    per_language = typed_metadata(result, "task_scores", "probe/score/")
+    means = dict(scores.group_by("language").agg(pl.col("value").mean()).iter_rows())
+    assert {k.removeprefix("probe/score/"): v.value for k, v in per_language.items()} == pytest.approx(means)
+    assert list(per_language) == [f"probe/score/{lang}" for lang in with_test_files]
+    assert all(isinstance(v, dg.FloatMetadataValue) for v in per_language.values())
 
 
 def test_warehouse_and_comparison_hold_the_score_files_numbers(trained_study):
@@ -269,6 +297,7 @@ def test_hub_checkpoint_shares_the_partitions_and_gets_scored(trained_study):
     meta = metadata(fetched, "checkpoint")
     assert meta["repo_id"] == "google-bert/bert-base-multilingual-cased"
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
+    assert isinstance(typed_metadata(fetched, "checkpoint")["parameters"], dg.IntMetadataValue)
     record = read_record(root / "artifacts" / "checkpoints" / "mbert")
     assert (record.source, record.family, record.lang_codes, record.source_marker) == ("hub", "bert", "iso", False)
 

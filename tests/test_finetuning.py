@@ -181,6 +181,9 @@ def test_task_scores_probe_writes_every_metric_for_every_seed(scoring):
     assert "token_accuracy" not in meta["probe/per_language"]  # the comparison metric only
     assert meta["task_average"] == pytest.approx(scores.filter(pl.col("metric") == "xglue_pos")["value"].mean())
     assert meta["probe/task_average"] == meta["task_average"]
+    # each language's number to chart: its catalog metric's mean over the two seeds
+    english = scores.filter((pl.col("metric") == "xglue_pos") & (pl.col("language") == "en"))["value"]
+    assert english.len() == 2 and meta["probe/score/en"] == pytest.approx(english.mean())
     assert (meta["protocols"], meta["probe/pooling"], meta["seeds"], meta["dev_languages"]) == ("probe", "first subword", "0, 1", "en")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -20,7 +21,14 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, 
 from xrep_assets.checkpoints.models import ModelError, count_parameters
 from xrep_assets.checkpoints.spec import PretrainSpec, PretrainSpecError
 from xrep_assets.checkpoints.streams import CorpusTooSmallError, bitext_stream
-from xrep_assets.checkpoints.training import TRAINING_LOG, TrainingDivergedError, latest_state, state_dirs, train
+from xrep_assets.checkpoints.training import (
+    TRAINING_LOG,
+    TrainingDivergedError,
+    TrainingSummary,
+    latest_state,
+    state_dirs,
+    train,
+)
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
 from xrep_assets.execution.commands import worker_command
 from xrep_assets.fixtures import OPUS_MIRROR
@@ -96,6 +104,13 @@ def make_spec(tmp_path: Path, corpus: Path, tokenizer_dir: Path, objective: str 
 
 def weights(directory: Path) -> dict[str, torch.Tensor]:
     return load_file(str(directory / "model.safetensors"))
+
+
+def test_the_summary_reports_the_last_and_the_lowest_logged_loss():
+    summary = TrainingSummary("mlm", parameters=10, steps=6, losses=[(2, 3.0), (4, 1.5), (6, 2.0)])
+    assert (summary.final_loss, summary.best_loss) == (2.0, 1.5)
+    empty = TrainingSummary("mlm", parameters=10, steps=0)
+    assert math.isnan(empty.final_loss) and math.isnan(empty.best_loss)
 
 
 @pytest.mark.parametrize("objective", list(OBJECTIVES))

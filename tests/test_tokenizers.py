@@ -5,6 +5,7 @@ from xrep_assets.tokenizers.training import (
     LANGUAGE_TAGS,
     balanced_sample,
     fertility,
+    fertility_by_language,
     language_sample_sizes,
 )
 
@@ -42,3 +43,20 @@ def test_fertility_counts_words_or_characters():
     assert fertility(tok, ["a b c", "d e"], "en") == 1.0
     # Chinese: 2 pieces over 5 characters
     assert fertility(tok, ["委员会 通过"], "zh") == pytest.approx(0.4)
+
+
+class _PairTokenizer:
+    """Stands in for a tokenizer: each whitespace-separated word cut into pieces of two characters."""
+
+    def tokenize(self, text):
+        return [word[i:i + 2] for word in text.split() for i in range(0, len(word), 2)]
+
+
+def test_fertility_by_language_measures_each_language_on_its_first_lines():
+    tok = _PairTokenizer()
+    texts = {"zh": ["委员会通过"], "en": ["abc de", "fghij"]}
+    # en, first line: ab c de = 3 pieces over 2 words; zh: 委员 会通 过 = 3 pieces over 5 characters
+    assert fertility_by_language(tok, texts, sample=1) == {"en": 1.5, "zh": pytest.approx(0.6)}
+    # en, both lines: 3 + 3 (fg hi j) pieces over 3 words
+    assert fertility_by_language(tok, texts, sample=2)["en"] == 2.0
+    assert list(fertility_by_language(tok, texts)) == ["en", "zh"]  # the metadata's order

@@ -23,7 +23,7 @@ from xrep_assets.warehouse.assets import corpus_statistics, cross_lingual_compar
 from xrep_assets.warehouse.catalog_tables import checkpoint_rows
 from xrep_assets.warehouse.corpus_statistics import side_statistics
 from xrep_assets.warehouse.loading import partition_load, rebuild_tables, training_run_ids
-from xrep_assets.warehouse.report import report, vs_published_table
+from xrep_assets.warehouse.report import comparison_numbers, report, vs_published_table
 from xrep_assets.warehouse.resources import DuckDBWarehouse, WarehouseError
 
 
@@ -261,6 +261,18 @@ def test_report_tables(warehouse):
     assert (xnli["en"], xnli["ar"], xnli["de"], xnli["Average"]) == (85.0, 70.0, None, 77.5)
 
 
+def test_the_comparisons_numbers_to_chart_are_its_averages_and_mt_minus_lm(warehouse):
+    numbers = comparison_numbers(report(warehouse), warehouse.query("SELECT * FROM mt_vs_lm"))
+    # MLM and XLM-R have unscored tasks: no average yet (test_comparison_averages_seeds_then_languages_then_tasks)
+    assert numbers == {
+        "average/mBART-50/probe": 67.5,
+        "average/CLM/probe": 55.0,
+        "average/mBART m2o/probe": round(100 * (7 * 0.55 + 0.5) / 8, 1),
+        "mt_minus_lm/mBART m2o/probe": -13.1,
+    }
+    assert all(type(value) is float for value in numbers.values())
+
+
 def test_catalog_pairs_each_mt_checkpoint_with_an_lm_of_the_catalog():
     rows = checkpoint_rows().rows_by_key("checkpoint", named=True, unique=True)
     assert set(rows) == {*OBJECTIVES, *HUB_CHECKPOINTS, *CONTINUED_PRETRAINING}
@@ -343,6 +355,12 @@ def test_warehouse_scores_asset_replaces_its_partition_and_the_comparison_shows_
     assert meta["heatmap"].startswith("![comparison heatmap](data:image/png;base64,")
     assert meta["per_language"].startswith("![per-language scores](data:image/png;base64,")
     assert "-35.0" in meta["mt_vs_lm"] and "-25.4" in meta["vs_published"]
+    numbers = {k: v for k, v in result.asset_materializations_for_node("cross_lingual_comparison")[0].metadata.items()
+               if k.startswith(("average/", "mt_minus_lm/"))}
+    assert {k: v.value for k, v in numbers.items()} == {
+        "average/mBART-50/probe": 67.5, "average/mBART m2o/probe": 54.4, "mt_minus_lm/mBART m2o/probe": -13.1,
+    }
+    assert all(isinstance(v, dg.FloatMetadataValue) for v in numbers.values())
 
 
 REVISION_TAG = "xrep/test_revision"

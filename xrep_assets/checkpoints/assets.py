@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 from transformers import AutoConfig, AutoModel
 
+from xrep_assets.asset_keys import MODELLING_TEAM
 from xrep_assets.checkpoints.encoder import source_marker
 from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG, hub_checkpoint, is_discovered_key
 from xrep_assets.checkpoints.models import count_parameters, model_size
@@ -66,6 +67,7 @@ class PretrainConfig(dg.Config):
     deps=[joint_tokenizer],
     group_name="checkpoints",
     kinds={"pytorch", "huggingface"},
+    owners=[MODELLING_TEAM],
     retry_policy=dg.RetryPolicy(max_retries=2),  # a retried training run resumes from its last state
     check_specs=[
         dg.AssetCheckSpec(
@@ -84,8 +86,14 @@ def checkpoint(
     hub: HubSource,
     launcher: WorkerLauncher,
 ) -> dg.MaterializeResult:
-    """A Hugging Face checkpoint directory (`AutoModel.from_pretrained` loads it): trained with one of
-    the study's objectives (from scratch, or continuing a hub checkpoint), or a public hub checkpoint."""
+    """A pretrained model as a Hugging Face checkpoint directory; one dynamic partition per checkpoint.
+
+    Trained with one of the study's objectives (from scratch, or continuing a hub checkpoint), or a
+    public hub checkpoint fetched at a revision; `AutoModel.from_pretrained` loads it. Metadata:
+    `parameters`, `revision` and, for a trained one, the loss curve, `final_loss` and `best_loss`
+    (the last and the lowest logged training loss). The `output_language` check asks an MT
+    checkpoint to translate held-out sentences into the requested language.
+    """
     key = context.partition_key
     if key in OBJECTIVES:
         return _train(context, key, key, config.init_from, config, study.resolved(), artifacts, launcher)

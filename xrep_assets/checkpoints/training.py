@@ -69,6 +69,11 @@ class TrainingSummary:
     def final_loss(self) -> float:
         return self.losses[-1][1] if self.losses else math.nan
 
+    @property
+    def best_loss(self) -> float:
+        """The lowest logged loss (a window's mean, like every point of the curve)."""
+        return min(loss for _, loss in self.losses) if self.losses else math.nan
+
     def to_json(self) -> dict:
         return {
             "objective": self.objective, "parameters": self.parameters, "steps": self.steps,

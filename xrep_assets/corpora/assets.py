@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from pydantic import create_model
 
+from xrep_assets.asset_keys import CORPORA_TEAM
 from xrep_assets.corpora.allocation import AllocationParams, allocate, empty_parts, forbidden_keys, monolingual_text
 from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
@@ -79,6 +80,7 @@ class CleaningConfig(_CleaningOverrides):
     partitions_def=corpus_pair_partitions,
     group_name="corpora",
     kinds={"python", "parquet"},
+    owners=[CORPORA_TEAM],
 )
 def raw_bitext(
     context: dg.AssetExecutionContext,
@@ -87,8 +89,11 @@ def raw_bitext(
     opus: OpusSource,
     artifacts: ArtifactStore,
 ) -> dg.MaterializeResult:
-    """The aligned lines of one OPUS corpus and language pair, read from its Moses zip or TMX file
-    (downloaded in the `paper` profile, from the local mirror in `tiny`), in a fixed schema as parquet."""
+    """One OPUS corpus's sentence pairs in one language pair, as OPUS ships them; one partition per corpus × pair.
+
+    Read from the corpus's Moses zip or TMX file (downloaded in the `paper` profile, from the local
+    mirror in `tiny`) into a fixed schema, as parquet. Metadata: the `rows` read and the `source` file.
+    """
     corpus, pair = corpus_and_pair(context.partition_key)
     if config.format not in READERS:
         raise CorpusFormatError(corpus.opus_name, None, f"unknown OPUS format {config.format!r}; known: {sorted(READERS)}")
@@ -118,13 +123,19 @@ def raw_bitext(
     deps=[raw_bitext],
     group_name="corpora",
     kinds={"polars", "parquet"},
+    owners=[CORPORA_TEAM],
 )
 def cleaned_bitext(
     context: dg.AssetExecutionContext, config: CleaningConfig, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
-    """The raw bitext after Unicode normalisation and the length, length-ratio, long-word, alphabet,
-    script, terminal-punctuation, numeral, language-ID and duplicate filters (see
-    `corpora/cleaning.py`). Metadata counts the pairs each filter removed."""
+    """One corpus's sentence pairs in one language pair after cleaning; one partition per corpus × pair.
+
+    Unicode normalisation, then the length, length-ratio, long-word, alphabet, script,
+    terminal-punctuation, numeral, language-ID and duplicate filters in this order
+    (`corpora/cleaning.py`): a removed pair counts at the first filter that removes it. Metadata:
+    `removed/<filter>` for every filter (0 included, so each charts across materializations),
+    `rows_in`, `rows_kept`, `kept_share` and a preview of the kept pairs.
+    """
     corpus, pair = corpus_and_pair(context.partition_key)
     raw = pl.scan_parquet(artifacts.path(*raw_bitext_parts(corpus, pair)))
     removed: dict[str, int] = {}
@@ -151,7 +162,7 @@ def cleaned_bitext(
             "rows_in": total,
             "rows_kept": kept_rows,
             "kept_share": kept_rows / total if total else 0.0,
-            **{f"removed_{name}": count for name, count in removed.items()},
+            **{f"removed/{name}": count for name, count in removed.items()},
             "preview": dg.MetadataValue.md(markdown_table(preview.head(5).select("text_1", "text_2"))),
         }
     )
@@ -174,14 +185,19 @@ class AllocationConfig(_AllocationOverrides):
         return replace(AllocationParams(), **_overrides(self, "decontaminate"))
 
 
-@dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"})
+@dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"}, owners=[CORPORA_TEAM])
 def pretraining_corpus(
     context: dg.AssetExecutionContext, config: AllocationConfig, study: StudySettings, artifacts: ArtifactStore
 ) -> dg.MaterializeResult:
-    """The study's pretraining data: documents (or blocks) of each corpus allocated to the profile's
-    language pairs with no document or sentence reused across pairs, ~1 in 2,000 held out for
-    validation, every pair capped to the smallest; written as per-pair bitext (train / validation,
-    both corpora together) and per-language monolingual training text."""
+    """The study's pretraining data, allocated from the cleaned bitexts; unpartitioned (one for the study).
+
+    Documents (or blocks) of each corpus allocated to the profile's language pairs with no document
+    or sentence reused across pairs, ~1 in 2,000 held out for validation, every pair capped to the
+    smallest; written as per-pair bitext (train / validation, both corpora together) and
+    per-language monolingual training text. Four blocking checks guard it before the tokenizer and
+    the models read it. Metadata: `train_rows`, `validation_rows`, `monolingual_sentences`, the
+    sizes per pair and where the rows went at each allocation step.
+    """
     profile = study.resolved()
     forbidden = None
     source = profile_data_source(profile)

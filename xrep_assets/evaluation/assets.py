@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from xrep_assets.asset_keys import EVALUATION_TEAM
 from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.record import checkpoint_parts, read_record
 from xrep_assets.errors import XrepError
@@ -81,6 +82,7 @@ def score_spec(
     deps=[checkpoint],
     group_name="scores",
     kinds={"pytorch", "scikitlearn", "parquet"},
+    owners=[EVALUATION_TEAM],
     # Re-scores exactly the checkpoint a hub sensor or schedule re-fetched (evaluation/sensors.py).
     automation_condition=HUB_RESCORE_CONDITION,
     # A lost pod is retried; the probes' features come back from the cache.
@@ -99,10 +101,14 @@ def task_scores(
     artifacts: ArtifactStore,
     launcher: WorkerLauncher,
 ) -> dg.MaterializeResult:
-    """Zero-shot cross-lingual scores of one checkpoint on one XGLUE task: trained on English (a probe
-    on the frozen encoder, and the fine-tuned encoder), selected on dev, evaluated on the test set of
-    every task language available, for each seed. The scoring worker (evaluation/scoring.py) does the
-    work, in a subprocess or a pod; it writes one score file per protocol."""
+    """Zero-shot cross-lingual scores of one checkpoint on one XGLUE task; partitioned by checkpoint × task.
+
+    Trained on English (a probe on the frozen encoder, and the fine-tuned encoder), selected on dev,
+    evaluated on the test set of every task language available, for each seed. The scoring worker
+    (evaluation/scoring.py) does the work, in a subprocess or a pod; it writes one score file per
+    protocol. Metadata per protocol: `<protocol>/score/<language>` (the task's catalog metric, mean
+    over seeds) and their mean `<protocol>/task_average`; `task_average` is the first protocol's.
+    """
     keys = context.partition_key.keys_by_dimension
     profile = study.resolved()
     spec = score_spec(keys["checkpoint"], keys["task"], config, profile, artifacts, context.run_id)

@@ -221,7 +221,9 @@ def language_score_table(task: Task, scores: pl.DataFrame) -> pl.DataFrame:
 
 
 def partition_metadata(spec: ScoreSpec, summary: PartitionSummary) -> dict[str, object]:
-    """Shared keys, then `<protocol>/...` keys per protocol; `task_average` is the first protocol's."""
+    """Shared keys, then `<protocol>/...` keys per protocol; `task_average` is the first protocol's.
+    Each language's score is a number of its own (`<protocol>/score/<language>`) so that the UI
+    charts it across materializations."""
     task = summary.task
 
     def md(frame: pl.DataFrame) -> dict:
@@ -254,6 +256,7 @@ def partition_metadata(spec: ScoreSpec, summary: PartitionSummary) -> dict[str, 
         prefix = f"{protocol.label}/"
         metadata |= {
             f"{prefix}task_average": average,
+            **{f"{prefix}score/{lang}": float(value) for lang, value in per_language.select("language", task.metric).iter_rows()},
             f"{prefix}per_language": md(per_language),
             f"{prefix}selected": md(selected),
             f"{prefix}pooling": protocol.pooling if task.head != "tagging" else "first subword",

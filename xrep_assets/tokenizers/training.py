@@ -86,6 +86,14 @@ def fertility(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], lang: st
     return pieces / units if units else float("nan")
 
 
+def fertility_by_language(
+    tokenizer: PreTrainedTokenizerBase, texts_by_lang: Mapping[str, Sequence[str]], sample: int = FERTILITY_SAMPLE
+) -> dict[str, float]:
+    """Each language's fertility on its first `sample` lines, languages in alphabetical order (the
+    allocation's seeded order makes the first lines a random sample)."""
+    return {lang: fertility(tokenizer, texts_by_lang[lang][:sample], lang) for lang in sorted(texts_by_lang)}
+
+
 def train_tokenizer(spec: TokenizeSpec, log: Callable[[str], None]) -> dict[str, object]:
     """Trains the tokenizer on the pretraining corpus and commits it; returns the metadata the asset shows."""
     store = ArtifactFolder(spec.artifacts_root, spec.artifacts_remote)
@@ -99,16 +107,17 @@ def train_tokenizer(spec: TokenizeSpec, log: Callable[[str], None]) -> dict[str,
     log(f"training a {spec.vocab_size}-piece tokenizer on {', '.join(f'{k}: {len(v)}' for k, v in sorted(texts.items()))} lines")
     with store.writing_dir(*TOKENIZER_PARTS) as tmp:
         tokenizer = train_joint_tokenizer(texts, tmp, spec.vocab_size, spec.sample_alpha)
-    languages = sorted(texts)
+    fertilities = fertility_by_language(tokenizer, texts)
     per_language = pl.DataFrame({
-        "language": languages,
-        "lines": [len(texts[lang]) for lang in languages],
-        "fertility": [fertility(tokenizer, texts[lang][:FERTILITY_SAMPLE], lang) for lang in languages],
+        "language": list(fertilities),
+        "lines": [len(texts[lang]) for lang in fertilities],
+        "fertility": list(fertilities.values()),
     })
     return {
         "vocab_size": len(tokenizer),
         "requested_vocab_size": spec.vocab_size,
         "path": str(store.path(*TOKENIZER_PARTS)),
-        # subwords per word (per character for Chinese)
+        # subwords per word (per character for Chinese): the table, and one number per language to chart
         "fertility": {"raw_value": markdown_table(per_language, float_precision=2), "type": "md"},
+        **{f"fertility/{lang}": value for lang, value in fertilities.items()},
     }

@@ -8,13 +8,14 @@ reads its files before it opens the database, and holds it only for one transact
 import dagster as dg
 import polars as pl
 
+from xrep_assets.asset_keys import CORPORA_TEAM, EVALUATION_TEAM
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import TASK_KEYS, CatalogError
 from xrep_assets.warehouse.corpus_statistics import study_corpus_statistics
 from xrep_assets.warehouse.loading import TASK_SCORES, partition_load, read_partition_scores
-from xrep_assets.warehouse.report import VALUE_COLUMNS, for_display, report, vs_published_table
+from xrep_assets.warehouse.report import VALUE_COLUMNS, comparison_numbers, for_display, report, vs_published_table
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -43,13 +44,17 @@ COMPARISON_CONDITION = (
     deps=[TASK_SCORES],
     group_name="comparison",
     kinds={"duckdb"},
+    owners=[EVALUATION_TEAM],
     pool=WAREHOUSE_POOL,
     automation_condition=WAREHOUSE_SCORES_CONDITION,
 )
 def warehouse_scores(context: dg.AssetExecutionContext, artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """One score partition (checkpoint x task) in the DuckDB `scores` table: the partition's score file
-    replaces exactly that partition's rows in one transaction (re-materializing never duplicates),
-    with the runs that produced them in `runs`; the catalog tables and views are refreshed with it."""
+    """One score partition's rows in the DuckDB `scores` table; partitioned by checkpoint × task, like task_scores.
+
+    The partition's score files replace exactly that partition's rows in one transaction
+    (re-materializing never duplicates), with the runs that produced them in `runs`; the catalog
+    tables and views are refreshed with it. Follows each new task_scores partition (automation).
+    """
     keys = context.partition_key.keys_by_dimension
     checkpoint, task = keys["checkpoint"], keys["task"]
     rows, runs = partition_load(context.instance, checkpoint, task, read_partition_scores(artifacts.path(), checkpoint, task))
@@ -68,10 +73,15 @@ def warehouse_scores(context: dg.AssetExecutionContext, artifacts: ArtifactStore
 
 
 # By key, like task_scores (warehouse/loading.py): the corpora module loads the cleaning stack.
-@dg.asset(deps=[dg.AssetKey("pretraining_corpus")], group_name="comparison", kinds={"duckdb", "polars"}, pool=WAREHOUSE_POOL)
+# Owned by the corpora team: its numbers describe their corpus.
+@dg.asset(deps=[dg.AssetKey("pretraining_corpus")], group_name="comparison", kinds={"duckdb", "polars"},
+          owners=[CORPORA_TEAM], pool=WAREHOUSE_POOL)
 def corpus_statistics(artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """The DuckDB `corpus_statistics` table: sentences, words and characters of the allocated study
-    corpus per corpus, language pair, split and side, replaced whole in one transaction."""
+    """The DuckDB `corpus_statistics` table of the allocated study corpus; unpartitioned (one for the study).
+
+    Sentences, words and characters per corpus, language pair, split and side, replaced whole in
+    one transaction.
+    """
     statistics = study_corpus_statistics(artifacts.path())
     warehouse.replace_table("corpus_statistics", statistics)
     return dg.MaterializeResult(
@@ -89,14 +99,19 @@ class ComparisonConfig(dg.Config):
     deps=[warehouse_scores],
     group_name="comparison",
     kinds={"duckdb", "sql"},
+    owners=[EVALUATION_TEAM],
     pool=WAREHOUSE_POOL,
     automation_condition=COMPARISON_CONDITION,
 )
 def cross_lingual_comparison(config: ComparisonConfig, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-    """The study's table from the `comparison` view of `sql/views.sql`: rows = checkpoints by role,
-    columns = the 8 XGLUE tasks (mean over languages, English included) and their average, as mean ±
-    std over seeds; with a heatmap, per-language bars, MT-vs-LM deltas and the distance to the
-    study's published numbers."""
+    """The study's comparison of every scored checkpoint; unpartitioned, it follows each wave of scores.
+
+    The `comparison` view of `sql/views.sql`: rows = checkpoints by role, columns = the 8 XGLUE tasks
+    (mean over languages, English included) and their average, as mean ± std over seeds; with a
+    heatmap, per-language bars, MT-vs-LM deltas and the distance to the study's published numbers.
+    Numbers to chart, in percent: `average/<checkpoint>/<protocol>` (once every task is scored) and
+    `mt_minus_lm/<checkpoint>/<protocol>` (an MT or CP checkpoint's average minus its LM's).
+    """
     # matplotlib loads here, not at import: every warehouse step process imports this module.
     from xrep_assets.plots import comparison_heatmap, per_language_bars, png_markdown
 
@@ -121,5 +136,6 @@ def cross_lingual_comparison(config: ComparisonConfig, warehouse: DuckDBWarehous
             ),
             "mt_vs_lm": dg.MetadataValue.md(markdown_table(for_display(mt_vs_lm))),
             "vs_published": dg.MetadataValue.md(markdown_table(for_display(vs_published))),
+            **comparison_numbers(comparison, mt_vs_lm),
         }
     )

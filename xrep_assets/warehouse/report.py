@@ -72,3 +72,16 @@ def vs_published_table(vs_published: pl.DataFrame) -> pl.DataFrame:
     return wide.select(*ROW_COLUMNS, *[t for t in TASK_KEYS if t in wide.columns]).join(
         summary, on=list(ROW_COLUMNS), maintain_order="left"
     )
+
+
+def comparison_numbers(comparison: pl.DataFrame, mt_vs_lm: pl.DataFrame) -> dict[str, float]:
+    """The comparison's numbers as metadata entries the UI charts wave after wave, in percent: each
+    row's 8-task average (`average/<checkpoint>/<protocol>`) and each MT or CP checkpoint's average
+    minus its LM's (`mt_minus_lm/<checkpoint>/<protocol>`). A row whose average is not there yet (a
+    task unscored) has no entry."""
+    return {
+        f"{name}/{row['Checkpoint']}/{row['Protocol']}": float(row["Average"])
+        for name, frame in (("average", comparison), ("mt_minus_lm", mt_vs_lm))
+        for row in frame.iter_rows(named=True)
+        if row["Average"] is not None
+    }

@@ -19,6 +19,7 @@ def pretrain(spec: PretrainSpec, log: Log) -> dict[str, object]:
         "parameters": summary.parameters,
         "steps": summary.steps,
         "final_loss": summary.final_loss,
+        "best_loss": summary.best_loss,
         "tokens_seen": summary.tokens_seen,
         "tokens_per_second": summary.tokens_seen / summary.seconds if summary.seconds else 0.0,
         "train_seconds": summary.seconds,
