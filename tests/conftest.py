@@ -1,8 +1,11 @@
 """Shared test helpers: where the optional real samples are, a tiny tokenizer trained once, made-up
-encoder features."""
+encoder features, the tiny study run once in process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,21 @@ def made_up_features(task_key: str):
 
     return data, TaskFeatures(data.task, split(data.train), {k: split(e) for k, e in data.dev.items()},
                               {k: split(e) for k, e in data.test.items()})
+
+
+def home_env(home: Path) -> dict[str, str]:
+    """The environment of `xrep` commands on the tiny profile with `home` as XREP_HOME."""
+    return {**os.environ, "XREP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home"), "XREP_PROFILE": "tiny"}
+
+
+@pytest.fixture(scope="session")
+def study_home(tmp_path_factory):
+    """The README's first command, `xrep study` (tiny profile, in process), run once in a fresh home:
+    (home, its stdout, its environment). The instance tests compare `--submit` against it."""
+    home = tmp_path_factory.mktemp("xrep_home")
+    env = home_env(home)
+    completed = subprocess.run(
+        [sys.executable, "-m", "xrep_assets.cli", "study"], env=env, capture_output=True, text=True, timeout=1500
+    )
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    return home, completed.stdout, env

@@ -1,4 +1,5 @@
-"""The README's first command, end to end: `xrep study` on the tiny profile in a fresh home."""
+"""The README's first command, end to end: `xrep study` on the tiny profile in a fresh home (the
+session fixture `study_home` of conftest.py, shared with the instance tests)."""
 
 import os
 import subprocess
@@ -10,17 +11,6 @@ import pytest
 
 from xrep_assets.profiles import PROFILES
 from xrep_assets.study import OBJECTIVES, TASK_KEYS, TASKS
-
-
-@pytest.fixture(scope="module")
-def study_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("xrep_home")
-    env = {**os.environ, "XREP_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home"), "XREP_PROFILE": "tiny"}
-    completed = subprocess.run(
-        [sys.executable, "-m", "xrep_assets.cli", "study"], env=env, capture_output=True, text=True, timeout=1500
-    )
-    assert completed.returncode == 0, completed.stderr[-5000:]
-    return home, completed.stdout, env
 
 
 def test_study_prints_the_comparison_with_every_task_column(study_home):

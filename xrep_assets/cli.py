@@ -27,7 +27,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     # --profile replaces only the profile. Every run gets these settings in its config, and the
     # worker pods are sized by them.
     run_study(default_study_settings(args.profile), log=lambda msg: print(msg, flush=True),
-              checkpoints=args.checkpoint or (), tasks=args.task or ())
+              checkpoints=args.checkpoint or (), tasks=args.task or (), rescore=args.rescore)
     print(f"\nstudy finished in {time.perf_counter() - start:.0f} s\n", flush=True)
     return cmd_report(args)
 
@@ -43,7 +43,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.format != "markdown":
         raise SettingError("--submit prints the comparison the instance recorded, as markdown; use `xrep report --format csv` where the warehouse is")
     settings = default_study_settings(args.profile)
-    chosen = study_slice(settings.resolved(), args.checkpoint or (), args.task or ())
+    chosen = study_slice(settings.resolved(), args.checkpoint or (), args.task or (), args.rescore)
     server = DagsterWebserver(args.url)
     start = time.perf_counter()
     submit_study(server, chosen, study_run_config(settings), f"xrep study ({settings.profile})",
@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--format", choices=("markdown", "csv"), default="markdown")
     study.add_argument("--checkpoint", action="append", metavar="KEY", help="only this checkpoint of the profile's (repeatable)")
     study.add_argument("--task", action="append", metavar="TASK", help="only this XGLUE task (repeatable)")
+    study.add_argument("--rescore", action="store_true",
+                       help="only the scores and the comparison, with the corpora, tokenizer and checkpoints already materialized")
     study.add_argument("--submit", action="store_true",
                        help="run it as a backfill on the Dagster instance at --url (its run queue, its UI) instead of in this process")
     study.add_argument("--url", default=DEFAULT_URL, help=f"the Dagster webserver for --submit (default {DEFAULT_URL}: `make dev`)")

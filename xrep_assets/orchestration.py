@@ -50,15 +50,18 @@ def study_run_config(settings: StudySettings) -> dict:
 class StudySlice:
     """What one `xrep study` materializes: every corpus x pair partition, the allocation and the
     tokenizer (the checkpoints' shared inputs), then the chosen checkpoints, their chosen tasks and
-    the comparison. The whole study by default; `--checkpoint` / `--task` narrow the last stages."""
+    the comparison. The whole study by default; `--checkpoint` / `--task` narrow the last stages, and
+    `--rescore` leaves out everything before the scores (`upstream`), reusing the checkpoints there are."""
 
     corpus_keys: tuple[str, ...]
     checkpoints: tuple[str, ...]
     score_keys: tuple[dg.MultiPartitionKey, ...]
+    upstream: bool = True
 
 
-def study_slice(profile: Profile, checkpoints: Sequence[str] = (), tasks: Sequence[str] = ()) -> StudySlice:
-    """The profile's study, narrowed to `checkpoints` (of the profile's) and `tasks` when given."""
+def study_slice(profile: Profile, checkpoints: Sequence[str] = (), tasks: Sequence[str] = (), rescore: bool = False) -> StudySlice:
+    """The profile's study, narrowed to `checkpoints` (of the profile's) and `tasks` when given;
+    `rescore`: only the scores and the comparison."""
     for key in checkpoints:
         if key not in profile.checkpoints:
             raise SettingError(f"checkpoint {key!r} is not in the {profile.name} profile; it has: {', '.join(profile.checkpoints)}")
@@ -71,6 +74,7 @@ def study_slice(profile: Profile, checkpoints: Sequence[str] = (), tasks: Sequen
         corpus_keys=tuple(corpus_pair_key(corpus, pair) for corpus in CORPORA.values() for pair in profile.pairs),
         checkpoints=chosen,
         score_keys=tuple(score_key(key, task) for key in chosen for task in chosen_tasks),
+        upstream=not rescore,
     )
 
 
@@ -89,12 +93,13 @@ def run_study(
     definitions: dg.Definitions | None = None,
     checkpoints: Sequence[str] = (),
     tasks: Sequence[str] = (),
+    rescore: bool = False,
 ) -> None:
     """Materializes corpora -> allocation -> tokenizer -> checkpoints -> scores -> comparison in this
     process, one stage after another, for the profile and sources of `settings`
-    (`default_study_settings()`) and the slice `checkpoints` x `tasks` (default: all), with the jobs of
-    `definitions` (default: the code location's)."""
-    chosen = study_slice(settings.resolved(), checkpoints, tasks)
+    (`default_study_settings()`) and the slice `checkpoints` x `tasks` (default: all; `rescore`: from
+    the scores on), with the jobs of `definitions` (default: the code location's)."""
+    chosen = study_slice(settings.resolved(), checkpoints, tasks, rescore)
     instance = instance or dg.DagsterInstance.get()
     definitions = definitions or defs
     run_config = study_run_config(settings)
@@ -109,12 +114,13 @@ def run_study(
         if not result.success:
             raise StudyRunFailed(f"{label} failed (run {result.run_id}) at {first_failure(result)}; see `dagster dev` for its logs")
 
-    for key in chosen.corpus_keys:
-        run(corpora_job, key)
-    run(allocation_job)
-    run(tokenizer_job)
-    for key in chosen.checkpoints:
-        run(checkpoint_job, key)
+    if chosen.upstream:
+        for key in chosen.corpus_keys:
+            run(corpora_job, key)
+        run(allocation_job)
+        run(tokenizer_job)
+        for key in chosen.checkpoints:
+            run(checkpoint_job, key)
     for key in chosen.score_keys:
         run(scores_job, key)
     run(comparison_job)

@@ -78,17 +78,23 @@ def study_targets(chosen: StudySlice) -> list[dict[str, Any]]:
             selector["partitions"] = {"ranges": [{"start": str(key), "end": str(key)} for key in keys]}
         return selector
 
-    return [
+    upstream = [
         target(raw_bitext, chosen.corpus_keys),
         target(cleaned_bitext, chosen.corpus_keys),
         target(pretraining_corpus),
         target(corpus_statistics),
         target(joint_tokenizer),
         target(checkpoint, chosen.checkpoints),
-        target(task_scores, chosen.score_keys),
-        target(warehouse_scores, chosen.score_keys),
-        target(cross_lingual_comparison),
     ]
+    scores = [target(task_scores, chosen.score_keys), target(warehouse_scores, chosen.score_keys), target(cross_lingual_comparison)]
+    return [*upstream, *scores] if chosen.upstream else scores
+
+
+def backfill_run_config(run_config: dict) -> dict:
+    """The study's run config with each run's steps in the run's own process: a backfill run holds
+    one partition whose steps follow one another (raw -> cleaned, scores -> rows), so a process per
+    step would only add its start-up (several seconds of imports) to every run."""
+    return {**run_config, "execution": {"config": {"in_process": {}}}}
 
 
 class DagsterWebserver:
@@ -204,7 +210,7 @@ def submit_study(
     once the backfill ends with any partition failed (the rest of it has run as far as it could)."""
     repository = server.repository()
     server.add_checkpoint_partitions(repository, chosen.checkpoints)
-    backfill_id = server.launch_backfill(study_targets(chosen), run_config, title, {"xrep/study": title})
+    backfill_id = server.launch_backfill(study_targets(chosen), backfill_run_config(run_config), title, {"xrep/study": title})
     log(f"-> backfill {backfill_id}: {server.url}/runs/b/{backfill_id}")
     last = ""
     while True:

@@ -1,0 +1,92 @@
+"""The study through a running Dagster instance (issue 16): a real `dagster dev` (webserver and daemon)
+on a copy of the in-process study's home, `xrep study --submit` re-scoring a slice through its run
+queue, and the UI those runs leave behind.
+
+The slice is `--rescore`: scoring is what a cluster re-runs between studies, and starting from the
+in-process home keeps this module to a few minutes (the whole tiny study submitted takes about as long
+as in process; benchmarks/README.md). What must hold: the queued runs write exactly the numbers the
+in-process path wrote, so the comparison table comes out the same.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import dagster as dg
+import duckdb
+import pytest
+
+from conftest import home_env
+from dagster_server import dagster_dev
+from xrep_assets.orchestration import study_slice
+from xrep_assets.profiles import PROFILES
+from xrep_assets.submission import study_targets
+
+SLICE = ("--checkpoint", "mlm", "--task", "XNLI", "--task", "POS")
+SLICE_ROWS = "SELECT task, language, split, protocol, seed, metric, value FROM scores WHERE checkpoint = 'mlm' AND task IN ('XNLI', 'POS') ORDER BY ALL"
+
+
+def table_of(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith("|")]
+
+
+@pytest.fixture(scope="module")
+def instance(study_home, tmp_path_factory):
+    """(home, webserver, submit's stdout): the in-process home copied, served by `dagster dev`, and the
+    slice submitted to it with `xrep study --submit --rescore`."""
+    source, _, _ = study_home
+    home = tmp_path_factory.mktemp("instance") / "home"
+    shutil.copytree(source, home, symlinks=True)
+    env = home_env(home)
+    with dagster_dev(home, env, home.parent / "dagster_dev.log") as server:
+        completed = subprocess.run(
+            [sys.executable, "-m", "xrep_assets.cli", "study", "--submit", "--rescore", *SLICE, "--url", server.url],
+            env=env, capture_output=True, text=True, timeout=900,
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+        yield home, server, completed.stdout
+
+
+def test_submit_prints_the_in_process_comparison(study_home, instance):
+    _, in_process_stdout, _ = study_home
+    _, _, stdout = instance
+    assert table_of(stdout) == table_of(in_process_stdout)
+
+
+def test_queued_runs_write_the_in_process_rows(study_home, instance):
+    source, _, _ = study_home
+    home, _, _ = instance
+    with duckdb.connect(str(source / "warehouse.duckdb"), read_only=True) as con:
+        expected = con.execute(SLICE_ROWS).fetchall()
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        submitted = con.execute(SLICE_ROWS).fetchall()
+        latest_runs = {row[0] for row in con.execute(
+            "SELECT DISTINCT run_id FROM scores WHERE checkpoint = 'mlm' AND task IN ('XNLI', 'POS')").fetchall()}
+    assert len(expected) > 0 and submitted == expected
+
+    # The rows came from the backfill's runs, and every one of them went through the run queue.
+    dagster_instance = dg.DagsterInstance.from_config(str(home / "dagster_home"))
+    backfill_runs = dagster_instance.get_runs(filters=dg.RunsFilter(tags={"xrep/study": "xrep study (tiny)"}))
+    assert {run.tags.get("dagster/partition") for run in backfill_runs} >= {"mlm|XNLI", "mlm|POS"}
+    assert latest_runs <= {run.run_id for run in backfill_runs}
+    for run in backfill_runs:
+        assert run.is_success
+        queued = dagster_instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED).records
+        assert queued, f"run {run.run_id} did not pass through the queue"
+
+
+def test_the_whole_study_is_one_backfill_in_dependency_order():
+    """Without --rescore the backfill targets every asset of the study with the profile's partitions;
+    the daemon orders them by dependency."""
+    tiny = PROFILES["tiny"]
+    targets = {t["assetKey"]["path"][0]: t.get("partitions") for t in study_targets(study_slice(tiny))}
+    assert list(targets) == ["raw_bitext", "cleaned_bitext", "pretraining_corpus", "corpus_statistics", "joint_tokenizer",
+                             "checkpoint", "task_scores", "warehouse_scores", "cross_lingual_comparison"]
+    assert len(targets["raw_bitext"]["ranges"]) == 2 * len(tiny.pairs)
+    assert [r["start"] for r in targets["checkpoint"]["ranges"]] == list(tiny.checkpoints)
+    assert len(targets["task_scores"]["ranges"]) == len(tiny.checkpoints) * 8
+    assert targets["pretraining_corpus"] is None and targets["cross_lingual_comparison"] is None
+    rescore = [t["assetKey"]["path"][0] for t in study_targets(study_slice(tiny, ["mlm"], ["NER"], rescore=True))]
+    assert rescore == ["task_scores", "warehouse_scores", "cross_lingual_comparison"]
