@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import dagster as dg
 
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
@@ -55,3 +58,13 @@ def test_the_pretraining_corpus_is_guarded_by_blocking_checks():
     assert checks == {
         "pretraining_corpus_not_empty", "validation_disjoint_from_training", "language_id_agreement", "no_test_contamination"
     }
+
+
+def test_loading_the_code_location_imports_no_model_library():
+    """Every run process and the code server import the definitions; torch, transformers, matplotlib,
+    scikit-learn and sentencepiece load only in the steps (and workers) that use them, which keeps
+    each of a backfill's runs from paying seconds of imports it does not need."""
+    heavy = ("torch", "transformers", "matplotlib", "sklearn", "sentencepiece", "huggingface_hub")
+    probe = f"import sys, xrep_assets.definitions; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120).stdout
+    assert loaded.strip() == "[]"

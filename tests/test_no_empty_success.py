@@ -32,7 +32,8 @@ from xrep_assets.fixtures import OPUS_MIRROR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import CORPORA, ENGLISH_PAIRS, TASKS, LanguagePair
 from xrep_assets.tokenizers.spec import TokenizeSpec
-from xrep_assets.tokenizers.training import TOKENIZER_PARTS, train_tokenizer
+from xrep_assets.tokenizers.spec import TOKENIZER_PARTS
+from xrep_assets.tokenizers.training import train_tokenizer
 from xrep_assets.warehouse.assets import warehouse_scores
 from xrep_assets.warehouse.corpus_statistics import study_corpus_statistics
 from xrep_assets.warehouse.resources import DuckDBWarehouse

@@ -43,7 +43,8 @@ from xrep_assets.execution.pods import PRETRAIN_WORKER, SCORE_WORKER
 from xrep_assets.profiles import PROFILES
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import ENGLISH_PAIRS, TASKS
-from xrep_assets.tokenizers.training import TOKENIZER_PARTS, train_joint_tokenizer
+from xrep_assets.tokenizers.spec import TOKENIZER_PARTS
+from xrep_assets.tokenizers.training import train_joint_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = PROFILES["tiny"]

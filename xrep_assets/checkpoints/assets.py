@@ -7,12 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
-from transformers import AutoConfig, AutoModel
 
 from xrep_assets.asset_keys import MODELLING_TEAM
-from xrep_assets.checkpoints.encoder import source_marker
 from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG, hub_checkpoint, is_discovered_key
-from xrep_assets.checkpoints.models import count_parameters, model_size
 from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.spec import PretrainSpec, recipe_fields
@@ -31,7 +28,6 @@ from xrep_assets.corpora.layout import study_corpus_dir
 from xrep_assets.errors import XrepError
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import PRETRAIN_WORKER
-from xrep_assets.plots import loss_curve, png_markdown
 from xrep_assets.profiles import Profile, scaled_recipe
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import (
@@ -44,8 +40,10 @@ from xrep_assets.study import (
     directions_for,
 )
 from xrep_assets.tokenizers.assets import joint_tokenizer
-from xrep_assets.tokenizers.training import TOKENIZER_PARTS
+from xrep_assets.tokenizers.spec import TOKENIZER_PARTS
 
+# torch, transformers and matplotlib are imported inside the functions that use them: every run
+# process and the code server import this module, and the training itself runs in the worker.
 OUTPUT_LANGUAGE_CHECK = "output_language"
 
 
@@ -131,6 +129,8 @@ def pretrain_spec(
     out_dir: Path,
     processes: int = 1,
 ) -> PretrainSpec:
+    from xrep_assets.checkpoints.models import model_size  # torch (see the note above OUTPUT_LANGUAGE_CHECK)
+
     tokenizer, lang_codes, init_dir = str(artifacts.path(*TOKENIZER_PARTS)), "iso", None
     if init_from is not None:
         init_path, lang_codes = resolve_init_from(init_from, artifacts)
@@ -188,6 +188,8 @@ def _train(
         revision = content_revision(tmp)
         write_record(tmp, trained_record(key, objective, spec.lang_codes, revision, log["parameters"], context.run_id))
     shutil.rmtree(artifacts.path(*work_parts(key)), ignore_errors=True)  # the states of a finished run
+    from xrep_assets.plots import loss_curve, png_markdown  # matplotlib
+
     losses = [tuple(point) for point in log["losses"]]
     directions = []
     if OBJECTIVES[objective].role == "MT":
@@ -210,6 +212,10 @@ def _train(
 
 
 def _fetch(context: dg.AssetExecutionContext, key: str, artifacts: ArtifactStore, hub: HubSource) -> dg.MaterializeResult:
+    from transformers import AutoConfig, AutoModel
+
+    from xrep_assets.checkpoints.models import count_parameters
+
     entry = hub_checkpoint(key)  # a catalog entry, or one a watch rule of the sensor discovered
     with artifacts.writing_dir(*checkpoint_parts(key)) as tmp:
         # The sensor and the weekly schedule tag a re-fetch with the revision they saw.
@@ -238,6 +244,8 @@ def trained_record(
 ) -> CheckpointRecord:
     """The record of a checkpoint trained with `objective` on a vocabulary of convention `lang_codes`
     (ours "iso"; a continued hub model's own): everything scoring needs, so it never asks the catalog."""
+    from xrep_assets.checkpoints.encoder import source_marker
+
     return CheckpointRecord(
         key, "trained", revision, OBJECTIVES[objective].family, parameters, run_id,
         lang_codes=lang_codes, source_marker=source_marker(lang_codes, objective),
@@ -246,6 +254,8 @@ def trained_record(
 
 def hub_record(entry: HubCheckpoint, revision: str, parameters: int, run_id: str | None) -> CheckpointRecord:
     """The record of a fetched hub checkpoint, from its catalog entry or the watch rule that discovered it."""
+    from xrep_assets.checkpoints.encoder import source_marker
+
     return CheckpointRecord(
         entry.key, "hub", revision, entry.family, parameters, run_id,
         lang_codes=entry.lang_codes, source_marker=source_marker(entry.lang_codes, None),

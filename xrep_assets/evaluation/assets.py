@@ -9,7 +9,6 @@ from xrep_assets.checkpoints.record import checkpoint_parts, read_record
 from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.evaluation.protocols import check_protocol
-from xrep_assets.evaluation.scoring import still_at_chance
 from xrep_assets.evaluation.sensors import HUB_RESCORE_CONDITION
 from xrep_assets.evaluation.spec import ScoreSpec
 from xrep_assets.execution.launchers import WorkerLauncher
@@ -117,6 +116,8 @@ def task_scores(
     reported = launcher.launch(context, SCORE_WORKER, spec_path, profile)
     metadata = dict(reported.metadata or {})
     report = metadata["at_chance"].value if "at_chance" in metadata else []
+    from xrep_assets.evaluation.scoring import still_at_chance  # torch: imported by the run, not the code server
+
     kept = still_at_chance(report)
     check = dg.AssetCheckResult(
         check_name=ABOVE_CHANCE_CHECK,

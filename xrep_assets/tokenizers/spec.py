@@ -12,6 +12,9 @@ from xrep_assets.errors import XrepError
 from xrep_assets.execution.specfiles import SpecFile
 
 
+TOKENIZER_PARTS = ("tokenizer",)  # where the joint tokenizer lives in the artifact store
+
+
 class TokenizeSpecError(XrepError):
     """A tokenizer spec that cannot run."""
 

@@ -16,9 +16,8 @@ from xrep_assets.corpora.layout import monolingual_texts, study_corpus_dir
 from xrep_assets.errors import EmptyOutputError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES, language_token
-from xrep_assets.tokenizers.spec import TokenizeSpec
+from xrep_assets.tokenizers.spec import TOKENIZER_PARTS, TokenizeSpec
 
-TOKENIZER_PARTS = ("tokenizer",)  # where the joint tokenizer lives in the artifact store
 FERTILITY_SAMPLE = 2000  # lines per language the fertility is measured on
 
 # The special tokens that mark a segment's language in TLM and MT inputs: <ar>, <zh>, ...
