@@ -25,7 +25,7 @@ from xrep_assets.environment import K8S_NAMESPACE_ENV_VAR, LAUNCHER_ENV_VAR, PRO
 from xrep_assets.execution.k8s import K8sWorkerLauncher
 from xrep_assets.execution.launcher_env import launcher_from_env
 from xrep_assets.execution.pods import PRETRAIN_WORKER, WORKER_UID, step_resources, worker_pod_command, worker_pod_spec
-from xrep_assets.paths import DAGSTER_YAML, REPO_ROOT, default_artifacts_dir, default_warehouse_path
+from xrep_assets.paths import REPO_ROOT, dagster_yaml, default_artifacts_dir, default_warehouse_path
 from xrep_assets.profiles import PROFILES
 from xrep_assets.resources import default_study_settings
 from xrep_assets.warehouse.assets import WAREHOUSE_POOL
@@ -350,7 +350,7 @@ def test_run_coordinator_limits_tags_dagster_puts_on_our_runs(values):
 
 
 def test_warehouse_pool_admits_one_writer_as_locally(values):
-    local = yaml.safe_load(DAGSTER_YAML)["concurrency"]["pools"]["default_limit"]
+    local = yaml.safe_load(dagster_yaml())["concurrency"]["pools"]["default_limit"]
     assert values["concurrency"]["enabled"] is True
     assert values["concurrency"]["pools"]["defaultLimit"] == local == 1
     assert WAREHOUSE_POOL == "duckdb_warehouse"  # the pool named in values.yaml's comment and the README

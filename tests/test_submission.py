@@ -13,6 +13,7 @@ import pytest
 
 from xrep_assets.errors import SettingError
 from xrep_assets.orchestration import StudyRunFailed, study_slice
+from xrep_assets.paths import dagster_yaml
 from xrep_assets.profiles import PROFILES
 from xrep_assets.submission import AssetProgress, BackfillProgress, DagsterWebserver, InstanceError, submit_study
 
@@ -132,3 +133,17 @@ def test_cli_without_a_webserver_fails_in_one_line(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.startswith("xrep study: no Dagster webserver answers at http://127.0.0.1:9")
     assert len(completed.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("cores", "runs"), [(1, 1), (2, 1), (3, 1), (8, 4), (16, 8)])
+def test_the_local_run_queue_fits_the_machine(tmp_path, cores, runs):
+    """Two threads per tiny run: the queue starts cores // 2 runs at once, at least one; the
+    instance accepts the file."""
+    import dagster as dg
+    import yaml
+
+    (tmp_path / "dagster.yaml").write_text(dagster_yaml(cores), encoding="utf-8")
+    config = yaml.safe_load(dagster_yaml(cores))["concurrency"]
+    assert config["runs"]["max_concurrent_runs"] == runs and config["pools"]["default_limit"] == 1
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == runs

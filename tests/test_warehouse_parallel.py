@@ -27,7 +27,7 @@ import polars as pl
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.evaluation.partitions import score_key, score_partitions
 from xrep_assets.evaluation.score_files import SCORE_SCHEMA, score_parts
-from xrep_assets.paths import DAGSTER_YAML
+from xrep_assets.paths import dagster_yaml
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import TASK_KEYS, TASKS
 from xrep_assets.warehouse.assets import WAREHOUSE_POOL, warehouse_scores
@@ -109,7 +109,7 @@ def launch_runs(tmp_path: Path, home: Path, run_config: dict, instance: dg.Dagst
 def test_parallel_runs_take_turns_in_the_warehouse_pool(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
+    (home / "dagster.yaml").write_text(dagster_yaml(), encoding="utf-8")
     instance = dg.DagsterInstance.from_config(str(home))
     instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mlm"])
 

@@ -55,15 +55,23 @@ def default_warehouse_path() -> Path:
     return xrep_home() / "warehouse.duckdb"
 
 
-# The warehouse pool admits one writer at a time (see warehouse/assets.py). The run queue (`dagster
-# dev`'s daemon; `xrep study --submit`) starts at most two runs at once: a tiny run keeps about one
-# core busy, and a laptop has few. Telemetry stays off.
-DAGSTER_YAML = """\
+# Threads of one tiny run's worker (profiles.py pins `tiny` to 2): the local run queue starts as many
+# runs at once as the machine has cores for them, at least one.
+TINY_RUN_THREADS = 2
+
+
+def dagster_yaml(cores: int | None = None) -> str:
+    """The local instance's settings: the warehouse pool admits one writer at a time (see
+    warehouse/assets.py); the run queue (`dagster dev`'s daemon: `xrep study --submit`, the UI's
+    backfills) starts `cores // 2` runs at once, since more would only share the same cores (measured:
+    benchmarks/README.md); telemetry stays off."""
+    runs = max(1, (cores or os.cpu_count() or 1) // TINY_RUN_THREADS)
+    return f"""\
 concurrency:
   pools:
     default_limit: 1
   runs:
-    max_concurrent_runs: 2
+    max_concurrent_runs: {runs}
 telemetry:
   enabled: false
 """
@@ -76,5 +84,5 @@ def ensure_dagster_home() -> Path:
     config = home / "dagster.yaml"
     if not config.exists():  # committed whole: a first start killed here must not leave half a config forever
         with committing_file(config) as tmp:
-            tmp.write_text(DAGSTER_YAML, encoding="utf-8")
+            tmp.write_text(dagster_yaml(), encoding="utf-8")
     return home
