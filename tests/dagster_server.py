@@ -71,3 +71,50 @@ def dagster_dev(home: Path, env: dict[str, str], log: Path, start_timeout_s: flo
         yield server
     finally:
         stop_group(process)
+
+
+# A run's states once it will not change (the others: QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING).
+RUN_FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def launch_partition_run(server: DagsterWebserver, assets: list[str], partition: dict[str, str], run_config: dict) -> str:
+    """`launchRun` on `__ASSET_JOB` for `assets` at one partition of a multi-partitioned asset, given
+    as {dimension: key}; returns the run id. The tags are the ones the UI's "Materialize" sets: the
+    joined key alone would reach the asset as a plain string key, not a `MultiPartitionKey`."""
+    tags = {"dagster/partition": "|".join(partition.values()),
+            **{f"dagster/partition/{dimension}": key for dimension, key in partition.items()}}
+    result = server.query(
+        "mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename"
+        " ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on RunConfigValidationInvalid"
+        " { errors { message } } ... on InvalidSubsetError { message } ... on UnauthorizedError { message } } }",
+        {"params": {
+            "selector": {**server.repository(), "jobName": "__ASSET_JOB",
+                         "assetSelection": [{"path": [asset]} for asset in assets]},
+            "runConfigData": run_config,
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+        }},
+    )["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", f"launchRun refused: {result}"
+    return result["run"]["runId"]
+
+
+def wait_for_run(server: DagsterWebserver, run_id: str, timeout_s: float = 300, poll_s: float = 2) -> None:
+    """Polls the run until it ends; fails the test unless it ends in SUCCESS, with the run's errors."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = server.query(
+            "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } ... on PythonError { message } } }",
+            {"id": run_id},
+        )["runOrError"]
+        assert run["__typename"] == "Run", f"run {run_id}: {run}"
+        if run["status"] in RUN_FINISHED or time.monotonic() > deadline:
+            break
+        time.sleep(poll_s)
+    if run["status"] != "SUCCESS":
+        errors = server.query(
+            "query($id: ID!) { logsForRun(runId: $id) { __typename ... on EventConnection { events { __typename"
+            " ... on ExecutionStepFailureEvent { stepKey error { message } } ... on RunFailureEvent { message } } } } }",
+            {"id": run_id},
+        )["logsForRun"]
+        failures = [e for e in errors.get("events", []) if e["__typename"] in {"ExecutionStepFailureEvent", "RunFailureEvent"}]
+        raise AssertionError(f"run {run_id} is {run['status']} after {timeout_s:.0f} s: {failures or errors}")

@@ -1,6 +1,6 @@
 """The study through a running Dagster instance (issue 16): a real `dagster dev` (webserver and daemon)
 on a copy of the in-process study's home, `xrep study --submit` re-scoring a slice through its run
-queue, and the UI those runs leave behind.
+queue, and the UI those runs leave behind, read in a real headless Chromium.
 
 The slice is `--rescore`: scoring is what a cluster re-runs between studies, and starting from the
 in-process home keeps this module to a few minutes (the whole tiny study submitted takes about as long
@@ -13,16 +13,19 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from urllib.parse import quote
 
 import dagster as dg
 import duckdb
 import pytest
 
+from browser import ERROR_MARKERS, artifacts_dir, chromium, rendered_text, screenshot
 from conftest import home_env
-from dagster_server import dagster_dev
-from xrep_assets.orchestration import study_slice
+from dagster_server import dagster_dev, launch_partition_run, wait_for_run
+from xrep_assets.orchestration import study_run_config, study_slice
 from xrep_assets.profiles import PROFILES
-from xrep_assets.submission import study_targets
+from xrep_assets.resources import default_study_settings
+from xrep_assets.submission import backfill_run_config, study_targets
 
 SLICE = ("--checkpoint", "mlm", "--task", "XNLI", "--task", "POS")
 SLICE_ROWS = "SELECT task, language, split, protocol, seed, metric, value FROM scores WHERE checkpoint = 'mlm' AND task IN ('XNLI', 'POS') ORDER BY ALL"
@@ -90,3 +93,53 @@ def test_the_whole_study_is_one_backfill_in_dependency_order():
     assert targets["pretraining_corpus"] is None and targets["cross_lingual_comparison"] is None
     rescore = [t["assetKey"]["path"][0] for t in study_targets(study_slice(tiny, ["mlm"], ["NER"], rescore=True))]
     assert rescore == ["task_scores", "warehouse_scores", "cross_lingual_comparison"]
+
+
+# The UI as users reach it, in a real browser: one more score partition launched the way the UI's
+# "Materialize" launches it, then its page, the comparison's and the asset graph, each checked through
+# the rendered DOM and kept as a screenshot (artifacts_dir(): CI keeps them).
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, asked for before `instance` so that a machine without it skips at once."""
+    return chromium()
+
+
+@pytest.fixture(scope="module")
+def ner_scored(instance):
+    """`mlm|NER`, not scored by the in-process study's slice here, launched on `__ASSET_JOB` through the
+    GraphQL API (its scores and their warehouse rows in one run) and followed to success."""
+    home, server, _ = instance
+    run_config = backfill_run_config(study_run_config(default_study_settings(environ=home_env(home))))
+    run_id = launch_partition_run(server, ["task_scores", "warehouse_scores"], {"checkpoint": "mlm", "task": "NER"}, run_config)
+    wait_for_run(server, run_id, timeout_s=300)
+    return server
+
+
+def assert_page(lines: list[str], *expected: str) -> None:
+    """Every `expected` text is a node of the rendered page, and no error banner is."""
+    missing = [text for text in expected if text not in lines]
+    errors = [line for line in lines if any(marker in line for marker in ERROR_MARKERS)]
+    assert not missing and not errors, f"missing {missing}, errors {errors}; the page read: {lines[:200]}"
+
+
+def test_the_launched_partition_page_shows_its_scores(browser, ner_scored):
+    url = f"{ner_scored.url}/assets/task_scores?view=partitions&partition={quote('mlm|NER', safe='')}"
+    assert_page(rendered_text(url), "task_scores", "mlm|NER", "Materialized", "probe/score/en", "probe/task_average")
+    screenshot(url, artifacts_dir() / "ui-task-scores-partition.png")
+
+
+def test_the_comparison_page_shows_the_heatmap(browser, ner_scored):
+    url = f"{ner_scored.url}/assets/cross_lingual_comparison"
+    assert_page(rendered_text(url), "cross_lingual_comparison", "comparison", "heatmap", "per_language")
+    screenshot(url, artifacts_dir() / "ui-comparison.png")
+
+
+def test_the_asset_graph_shows_the_study(browser, ner_scored):
+    # The comparison's upstream lineage: the whole chain, laid out where the DOM dump sees it (the global
+    # graph with every group open is laid out later, in a web worker).
+    url = f"{ner_scored.url}/assets/cross_lingual_comparison?view=lineage&lineageScope=upstream&lineageDepth=10"
+    assert_page(rendered_text(url), "raw_bitext", "cleaned_bitext", "pretraining_corpus", "joint_tokenizer", "checkpoint",
+                "task_scores", "warehouse_scores")
+    screenshot(url, artifacts_dir() / "ui-asset-graph.png")
