@@ -3,9 +3,10 @@ on a copy of the in-process study's home, `xrep study --submit` re-scoring a sli
 queue, and the UI those runs leave behind, read in a real headless Chromium.
 
 The slice is `--rescore`: scoring is what a cluster re-runs between studies, and starting from the
-in-process home keeps this module to a few minutes (the whole tiny study submitted takes about as long
-as in process; benchmarks/README.md). What must hold: the queued runs write exactly the numbers the
-in-process path wrote, so the comparison table comes out the same.
+in-process home keeps this module to a few minutes (the whole tiny study submitted takes ~15 min on 2
+cores; benchmarks/tiny_study.py --submit checks its table too). What must hold: the queued runs write
+exactly the numbers the in-process path wrote, so the comparison table comes out the same, and the
+automation sensor, ticking beside them, does not run any of it a second time.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from urllib.parse import quote
 
 import dagster as dg
@@ -78,6 +80,29 @@ def test_queued_runs_write_the_in_process_rows(study_home, instance):
         assert run.is_success
         queued = dagster_instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED).records
         assert queued, f"run {run.run_id} did not pass through the queue"
+
+
+def test_the_automation_does_not_run_the_study_again(instance):
+    """After the backfill, `hub_rescore_sensor` (every automation condition from `task_scores` down)
+    ticks and requests nothing: the scores, their rows and the comparison are up to date."""
+    home, server, _ = instance
+    dagster_instance = dg.DagsterInstance.from_config(str(home / "dagster_home"))
+    runs_before = {run.run_id for run in dagster_instance.get_runs()}
+    finished = max(dagster_instance.get_run_stats(run_id).end_time or 0 for run_id in runs_before)
+    selector = {**server.repository(), "sensorName": "hub_rescore_sensor"}
+    deadline = time.monotonic() + 180  # the sensor's interval is 60 s
+    while True:
+        ticks = server.query(
+            "query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { ... on Sensor {"
+            " sensorState { ticks(limit: 10) { timestamp status runIds } } } } }", {"s": selector},
+        )["sensorOrError"]["sensorState"]["ticks"]
+        after = [tick for tick in ticks if tick["timestamp"] > finished]
+        if after or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert after, "hub_rescore_sensor did not tick within 180 s of the backfill's end"
+    assert all(not tick["runIds"] for tick in after), after
+    assert {run.run_id for run in dagster_instance.get_runs()} == runs_before
 
 
 def test_the_whole_study_is_one_backfill_in_dependency_order():
