@@ -82,12 +82,17 @@ def test_queued_runs_write_the_in_process_rows(study_home, instance):
         assert queued, f"run {run.run_id} did not pass through the queue"
 
 
-def test_the_automation_does_not_run_the_study_again(instance):
-    """After the backfill, `hub_rescore_sensor` (every automation condition from `task_scores` down)
-    ticks and requests nothing: the scores, their rows and the comparison are up to date."""
+def test_the_automation_does_not_run_the_study_again(study_home, instance):
+    """`hub_rescore_sensor` (every automation condition from `task_scores` down) ticks during the
+    backfill and after it and requests nothing: while the backfill's runs go, the conditions wait; once
+    it has landed, the scores, their rows and the comparison are up to date."""
+    source, _, _ = study_home
     home, server, _ = instance
     dagster_instance = dg.DagsterInstance.from_config(str(home / "dagster_home"))
     runs_before = {run.run_id for run in dagster_instance.get_runs()}
+    in_process = {run.run_id for run in dg.DagsterInstance.from_config(str(source / "dagster_home")).get_runs()}
+    backfill = {run.run_id for run in dagster_instance.get_runs(filters=dg.RunsFilter(tags={"xrep/study": "xrep study (tiny)"}))}
+    assert runs_before == in_process | backfill  # no run of the automation's during the backfill
     finished = max(dagster_instance.get_run_stats(run_id).end_time or 0 for run_id in runs_before)
     selector = {**server.repository(), "sensorName": "hub_rescore_sensor"}
     deadline = time.monotonic() + 180  # the sensor's interval is 60 s
