@@ -15,7 +15,7 @@ from xrep_assets.errors import SettingError
 from xrep_assets.orchestration import StudyRunFailed, study_slice
 from xrep_assets.paths import dagster_yaml
 from xrep_assets.profiles import PROFILES
-from xrep_assets.submission import AssetProgress, BackfillProgress, DagsterWebserver, InstanceError, submit_study
+from xrep_assets.submission import AssetProgress, BackfillProgress, DagsterWebserver, FollowingStopped, InstanceError, submit_study
 
 TINY = PROFILES["tiny"]
 
@@ -85,6 +85,15 @@ def test_a_failed_partition_fails_the_study_naming_the_asset_and_the_backfill():
     canceled = ScriptedServer([progress("CANCELED", ("checkpoint", 2, 1, 0, 0))])
     with pytest.raises(StudyRunFailed, match=r"ended CANCELED \(not materialized: checkpoint\)"):
         submit_study(canceled, study_slice(TINY), {}, "t", log=lambda _: None, poll_s=0)
+
+
+def test_ctrl_c_stops_following_and_says_the_backfill_goes_on():
+    class Interrupted(ScriptedServer):
+        def backfill_progress(self, backfill_id):
+            raise KeyboardInterrupt
+
+    with pytest.raises(FollowingStopped, match="stopped following backfill abcd; it goes on in the instance: .* http://instance/runs/b/abcd"):
+        submit_study(Interrupted([]), study_slice(TINY), {}, "t", log=lambda _: None, poll_s=0)
 
 
 @pytest.fixture

@@ -40,6 +40,10 @@ class InstanceError(XrepError):
     """The webserver cannot be reached, or refused a request: names the URL and Dagster's message."""
 
 
+class FollowingStopped(XrepError):
+    """Ctrl-C while following: the backfill goes on in the instance; says where to watch or cancel it."""
+
+
 @dataclass(frozen=True)
 class AssetProgress:
     asset: str
@@ -213,15 +217,20 @@ def submit_study(
     backfill_id = server.launch_backfill(study_targets(chosen), backfill_run_config(run_config), title, {"xrep/study": title})
     log(f"-> backfill {backfill_id}: {server.url}/runs/b/{backfill_id}")
     last = ""
-    while True:
-        progress = server.backfill_progress(backfill_id)
-        line = progress.line()
-        if line != last:
-            log(f"   {line}")
-            last = line
-        if progress.finished:
-            break
-        time.sleep(poll_s)
+    try:
+        while True:
+            progress = server.backfill_progress(backfill_id)
+            line = progress.line()
+            if line != last:
+                log(f"   {line}")
+                last = line
+            if progress.finished:
+                break
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        raise FollowingStopped(
+            f"stopped following backfill {backfill_id}; it goes on in the instance: watch or cancel it at {server.url}/runs/b/{backfill_id}"
+        ) from None
     failed = [a.asset for a in progress.assets if a.failed]
     unfinished = [a.asset for a in progress.assets if a.materialized < a.targeted]
     if failed or unfinished or progress.status not in {"COMPLETED", "COMPLETED_SUCCESS"}:
