@@ -18,11 +18,13 @@ import polars as pl
 import pytest
 
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
-from xrep_assets.corpora.allocation import MONOLINGUAL_SCHEMA, empty_parts
-from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
+from xrep_assets.corpora.allocation import MONOLINGUAL_SCHEMA, AllocationParams, empty_parts
+from xrep_assets.corpora.assets import cleaned_bitext, raw_bitext
 from xrep_assets.corpora.layout import clean_bitext_parts, raw_bitext_parts
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.readers import BITEXT_SCHEMA
+from xrep_assets.corpora.spec import AllocateSpec
+from xrep_assets.corpora.study_corpus import build_study_corpus
 from xrep_assets.corpora.resources import OpusSource
 from xrep_assets.errors import EmptyOutputError
 from xrep_assets.evaluation.partitions import score_key
@@ -134,20 +136,18 @@ def write_cleaned(root: Path, rows_of: dict[str, int]) -> None:
             cleaned_rows(corpus.key, pair, rows_of.get(pair.key, 30)).write_parquet(path)
 
 
-ALLOCATION = {"ops": {"pretraining_corpus": {"config": {"block_size": 5, "decontaminate": False}}}}
-
-
 def test_an_allocation_that_leaves_a_pair_or_a_language_empty_keeps_the_previous_study_corpus(tmp_path):
     root = tmp_path / "artifacts"
+    spec = AllocateSpec(str(root), tuple(pair.key for pair in ENGLISH_PAIRS), AllocationParams(block_size=5))
     write_cleaned(root, {})
-    dg.materialize_to_memory([pretraining_corpus], resources=resources(tmp_path), run_config=ALLOCATION)
+    build_study_corpus(spec, log=lambda line: None)
     study_dir = root / "corpora" / "study"
     before = snapshot(study_dir)
     assert pl.read_parquet(study_dir / "bitext" / "en-fr" / "train.parquet").height > 0
 
     write_cleaned(root, {"en-fr": 0})  # both corpora: the cap then empties every pair
     with pytest.raises(EmptyOutputError, match=r"^pretraining_corpus: ar-en train, .*en-fr train, en-fr validation, .*fr monolingual.*empty after allocation"):
-        dg.materialize_to_memory([pretraining_corpus], resources=resources(tmp_path), run_config=ALLOCATION)
+        build_study_corpus(spec, log=lambda line: None)
     assert snapshot(study_dir) == before
 
 

@@ -12,23 +12,19 @@ import pyarrow.parquet as pq
 from pydantic import create_model
 
 from xrep_assets.asset_keys import CORPORA_TEAM
-from xrep_assets.corpora.allocation import AllocationParams, allocate, empty_parts, forbidden_keys, monolingual_text
+from xrep_assets.corpora.allocation import AllocationParams, forbidden_keys
 from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.partitions import corpus_and_pair, corpus_pair_partitions
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip, read_tmx
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.layout import (
-    STUDY_CORPUS_PARTS,
-    clean_bitext_parts,
-    monolingual_name,
-    raw_bitext_parts,
-    read_cleaned_bitexts,
-    study_bitext_name,
-)
+from xrep_assets.corpora.layout import clean_bitext_parts, raw_bitext_parts
+from xrep_assets.corpora.spec import AllocateSpec
+from xrep_assets.corpora.study_corpus import forbidden_file
+from xrep_assets.execution.launchers import WorkerLauncher
+from xrep_assets.execution.pods import ALLOCATE_WORKER
 from xrep_assets.errors import CorpusFormatError, EmptyOutputError, SettingError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
-from xrep_assets.study import CORPORA, LanguagePair
 from xrep_assets.xglue.contamination import evaluation_sentences
 from xrep_assets.xglue.sources import profile_data_source
 
@@ -185,68 +181,33 @@ class AllocationConfig(_AllocationOverrides):
         return replace(AllocationParams(), **_overrides(self, "decontaminate"))
 
 
-@dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"}, owners=[CORPORA_TEAM])
+@dg.asset(deps=[cleaned_bitext], group_name="corpora", kinds={"polars", "parquet"}, owners=[CORPORA_TEAM],
+          retry_policy=dg.RetryPolicy(max_retries=2))
 def pretraining_corpus(
-    context: dg.AssetExecutionContext, config: AllocationConfig, study: StudySettings, artifacts: ArtifactStore
+    context: dg.AssetExecutionContext,
+    config: AllocationConfig,
+    study: StudySettings,
+    artifacts: ArtifactStore,
+    launcher: WorkerLauncher,
 ) -> dg.MaterializeResult:
     """The study's pretraining data, allocated from the cleaned bitexts; unpartitioned (one for the study).
 
     Documents (or blocks) of each corpus allocated to the profile's language pairs with no document
     or sentence reused across pairs, ~1 in 2,000 held out for validation, every pair capped to the
     smallest; written as per-pair bitext (train / validation, both corpora together) and
-    per-language monolingual training text. Four blocking checks guard it before the tokenizer and
-    the models read it. Metadata: `train_rows`, `validation_rows`, `monolingual_sentences`, the
-    sizes per pair and where the rows went at each allocation step.
+    per-language monolingual training text. The allocation worker does it (a subprocess here, a pod
+    sized for the corpus in Kubernetes). Four blocking checks guard it before the tokenizer and the
+    models read it. Metadata: `train_rows`, `validation_rows`, `monolingual_sentences`, the sizes per
+    pair and where the rows went at each allocation step.
     """
     profile = study.resolved()
+    specs = artifacts.path("specs", "allocation")
     forbidden = None
     source = profile_data_source(profile)
     if config.decontaminate and source is not None:
-        forbidden = forbidden_keys(evaluation_sentences(source.open()))
-        context.log.info(f"decontaminating against {forbidden.height:,} XGLUE test sentence keys of {source.describe()}")
-    allocations = [
-        allocate(read_cleaned_bitexts(artifacts.path(), corpus, profile.pairs), corpus, config.params(), forbidden)
-        for corpus in CORPORA.values()
-    ]
-    bitexts = {
-        (pair.key, split): pl.concat(
-            [getattr(a, split)()[pair.key].with_columns(pl.lit(a.corpus).alias("corpus")) for a in allocations]
-        )
-        for pair in profile.pairs
-        for split in ("train", "validation")
-    }
-    monolingual = monolingual_text([frame for (_, split), frame in bitexts.items() if split == "train"])
-    lines = dict(monolingual.group_by("lang").len().iter_rows())
-    empty = empty_parts({key: frame.height for key, frame in bitexts.items()}, lines, profile.pairs)
-    stats = pl.concat([a.stats_frame().with_columns(pl.lit(a.corpus).alias("corpus")) for a in allocations])
-    steps = stats.select("corpus", "pair", *[c for c in stats.columns if c not in ("corpus", "pair")])
-    if empty:
-        context.log.error(f"where the rows went:\n{markdown_table(steps)}")
-        raise EmptyOutputError(
-            "pretraining_corpus", f"cleaned_bitext of {', '.join(CORPORA)} x {len(profile.pairs)} pairs",
-            f"{', '.join(empty)} empty after allocation (a pair capped to an empty one? the log shows each step)",
-        )
-    # The whole folder is replaced at once: readers never see a mix of two allocations.
-    with artifacts.writing_dir(*STUDY_CORPUS_PARTS) as tmp:
-        for (pair_key, split), frame in bitexts.items():
-            path = tmp / study_bitext_name(LanguagePair.parse(pair_key), split)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            frame.write_parquet(path)
-        (tmp / "monolingual").mkdir()
-        for (lang,), frame in monolingual.group_by("lang", maintain_order=True):
-            frame.write_parquet(tmp / monolingual_name(str(lang)))
-
-    sizes = pl.DataFrame(
-        [{"pair": pair, "split": split, "rows": frame.height} for (pair, split), frame in bitexts.items()]
-    )
-    context.log.info(f"allocated: {sizes}")
-    return dg.MaterializeResult(
-        metadata={
-            "train_rows": int(sizes.filter(pl.col("split") == "train")["rows"].sum()),
-            "validation_rows": int(sizes.filter(pl.col("split") == "validation")["rows"].sum()),
-            "monolingual_sentences": monolingual.height,
-            "sizes": dg.MetadataValue.md(markdown_table(sizes.pivot("split", index="pair", values="rows"))),
-            "allocation_steps": dg.MetadataValue.md(markdown_table(steps)),
-            "path": str(artifacts.path(*STUDY_CORPUS_PARTS)),
-        }
-    )
+        keys = forbidden_keys(evaluation_sentences(source.open()))
+        context.log.info(f"decontaminating against {keys.height:,} XGLUE test sentence keys of {source.describe()}")
+        forbidden = forbidden_file(specs / f"{context.run_id}.forbidden.parquet", keys)
+    spec = AllocateSpec(str(artifacts.path()), tuple(pair.key for pair in profile.pairs), config.params(), forbidden,
+                        artifacts.remote)
+    return launcher.launch(context, ALLOCATE_WORKER, spec.write(specs / f"{context.run_id}.json"), profile)

@@ -15,6 +15,7 @@ from xrep_assets.environment import ARTIFACTS_DIR_ENV_VAR
 from xrep_assets.errors import XrepError
 from xrep_assets.execution.commands import worker_command
 
+ALLOCATE_WORKER = "xrep_assets.workers.allocate"
 PRETRAIN_WORKER = "xrep_assets.workers.pretrain"
 SCORE_WORKER = "xrep_assets.workers.score"
 TOKENIZE_WORKER = "xrep_assets.workers.tokenize"
@@ -55,6 +56,8 @@ class StepResources:
 # so a cluster without GPUs can smoke-test the deployment.
 STEP_RESOURCES: dict[str, dict[str, StepResources]] = {
     "paper": {
+        # The allocation of one corpus at a time: memory grows with its rows (benchmarks/scale.py).
+        ALLOCATE_WORKER: StepResources(gpus=0, cpu="8", memory="64Gi", shm_size="1Gi"),
         # One 8-GPU node per training run: DDP inside the pod, no cross-node rendezvous to set up.
         PRETRAIN_WORKER: StepResources(gpus=8, cpu="48", memory="384Gi", shm_size="64Gi"),
         # Probing and fine-tuning one checkpoint on one task fit on one GPU.
@@ -63,6 +66,7 @@ STEP_RESOURCES: dict[str, dict[str, StepResources]] = {
         TOKENIZE_WORKER: StepResources(gpus=0, cpu="32", memory="128Gi", shm_size="1Gi"),
     },
     "tiny": {
+        ALLOCATE_WORKER: StepResources(gpus=0, cpu="2", memory="2Gi", shm_size="256Mi"),
         PRETRAIN_WORKER: StepResources(gpus=0, cpu="2", memory="4Gi", shm_size="1Gi"),
         SCORE_WORKER: StepResources(gpus=0, cpu="2", memory="4Gi", shm_size="1Gi"),
         TOKENIZE_WORKER: StepResources(gpus=0, cpu="2", memory="2Gi", shm_size="256Mi"),
