@@ -31,18 +31,20 @@ def monolingual_name(lang: str) -> str:
     return f"monolingual/{lang}.parquet"
 
 
+def cleaned_bitext_file(root: Path, corpus: Corpus, pair: LanguagePair) -> Path:
+    """Where one partition's cleaned bitext is; a missing one is an error, not a gap."""
+    path = root.joinpath(*clean_bitext_parts(corpus, pair))
+    if not path.exists():
+        raise XrepError(
+            f"cleaned corpus {corpus.key} {pair.key} is missing at {path}: "
+            "materialize cleaned_bitext for that partition first"
+        )
+    return path
+
+
 def read_cleaned_bitexts(root: Path, corpus: Corpus, pairs: Iterable[LanguagePair]) -> dict[str, pl.DataFrame]:
-    """The cleaned bitext of each pair of one corpus; a missing one is an error, not a gap."""
-    frames = {}
-    for pair in pairs:
-        path = root.joinpath(*clean_bitext_parts(corpus, pair))
-        if not path.exists():
-            raise XrepError(
-                f"cleaned corpus {corpus.key} {pair.key} is missing at {path}: "
-                "materialize cleaned_bitext for that partition first"
-            )
-        frames[pair.key] = pl.read_parquet(path)
-    return frames
+    """The cleaned bitext of each pair of one corpus, in memory (small corpora and tests)."""
+    return {pair.key: pl.read_parquet(cleaned_bitext_file(root, corpus, pair)) for pair in pairs}
 
 
 def study_corpus_dir(root: Path) -> Path:
