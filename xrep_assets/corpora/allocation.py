@@ -69,6 +69,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
+import numpy as np
 import polars as pl
 
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, TEXT_SIDES
@@ -87,6 +88,7 @@ DECISION_SCHEMA: dict[str, pl.DataType] = {
 MOVIE_SCHEMA: dict[str, pl.DataType] = {UNIT: pl.UInt64(), "name": pl.String()}
 BLOCK_BIT = 1 << 63  # block units' codes have it; movies' hashes (shifted right by one) never do
 MOVIE_SEED = 0x6D6F766965
+NO_RIVAL = np.iinfo(np.uint32).max  # a priority no row has
 # Per-language seeds of the sentence keys' hashes: one language's key never meets another's.
 LANGUAGE_SEEDS: dict[str, int] = {lang: 0x6B6579 + i for i, lang in enumerate(sorted(LANGUAGES))}
 FORBIDDEN_SCHEMA: dict[str, pl.DataType] = {"lang": pl.String(), "key": pl.String()}
@@ -292,7 +294,7 @@ def decide(
             parts.append(rows)
             movies.append(names)
             offset += batch.height
-    rows = pl.concat([pl.DataFrame(schema=DECISION_SCHEMA), *parts])
+    rows = pl.concat([pl.DataFrame(schema=DECISION_SCHEMA), *parts], rechunk=False)
     del parts
     units = unit_names(rows.get_column(UNIT), pairs, pl.concat([pl.DataFrame(schema=MOVIE_SCHEMA), *movies]))
     stats = {key: dict.fromkeys(STAT_NAMES, 0) for key in pairs}
@@ -459,48 +461,59 @@ def owners_of_shared_units(rows: pl.DataFrame, units: pl.DataFrame, pairs: Seque
 def rows_without_reuse(rows: pl.DataFrame) -> tuple[pl.Series, int]:
     """The ``priority`` of the rows step 2 keeps, and the number of rounds it took.
 
-    ``rows`` carries ``priority`` (the seeded order), ``pair`` and the sentence keys (which already
-    tell the languages apart). Only sentences that occur in several pairs take part; rows without
-    one are kept outright.
+    ``rows`` carries ``priority`` (the seeded order: 0 .. n-1), ``pair`` and the sentence keys
+    (which already tell the languages apart). Only sentences that occur in several pairs take part,
+    as *entries* (one per row side) sorted by (sentence, priority), in numpy arrays of 13 bytes each;
+    rows without one are kept outright. Each round keeps the rows none of whose entries has a better
+    (lower) priority in another pair of its sentence, then drops the rows of other pairs that share a
+    sentence with a kept one.
     """
-    sides = pl.concat([rows.select("priority", "pair", pl.col(key_col).alias("key")) for key_col, _ in KEY_SIDES])
-    alive = sides.filter(pl.col("pair").n_unique().over("key") > 1)
-    del sides
-    kept = [rows.join(alive.select("priority"), on="priority", how="anti").get_column("priority")]
+    n = rows.height
+    key = np.concatenate([rows.get_column(key_col).to_numpy() for key_col, _ in KEY_SIDES])
+    order = np.lexsort((np.tile(np.arange(n, dtype=np.uint32), 2), key))
+    key = key[order]
+    prio = np.tile(rows.get_column("priority").to_numpy().astype(np.uint32), 2)[order]
+    pair = np.tile(rows.get_column("pair").to_numpy(), 2)[order]
+    del order
+    # Sentences of several pairs: a pair differing from the first one of the sentence.
+    starts = group_starts(key)
+    several = np.maximum.reduceat(pair, starts) != np.minimum.reduceat(pair, starts)
+    alive = np.repeat(several, np.diff(np.append(starts, key.size)))
+    key, prio, pair = key[alive], prio[alive], pair[alive]
+    kept = np.ones(n, dtype=bool)
+    kept[prio] = False  # decided in the rounds
+    decided = np.zeros(n, dtype=bool)
     rounds = 0
-    while alive.height:
+    while key.size:
         rounds += 1
-        # Per sentence, the two best pairs: a side competes with the best row of the *other* pairs.
-        best = (
-            alive.group_by("key", "pair")
-            .agg(pl.col("priority").min().alias("first"))
-            .sort("first")
-            .group_by("key")
-            .agg(
-                pl.col("pair").first().alias("best_pair"),
-                pl.col("first").first().alias("best"),
-                pl.col("first").slice(1, 1).first().alias("second"),
-            )
-        )
-        rival = pl.when(pl.col("pair") == pl.col("best_pair")).then(pl.col("second")).otherwise(pl.col("best"))
-        winners = (
-            alive.join(best, on="key", how="left")
-            .group_by("priority")
-            .agg((rival.is_null() | (pl.col("priority") < rival)).all().alias("wins"))
-            .filter(pl.col("wins"))
-            .select("priority")
-        )
-        del best
-        kept.append(winners.get_column("priority"))
-        owned = alive.join(winners, on="priority", how="semi").select("key", pl.col("pair").alias("owner")).unique()
-        losers = (
-            alive.join(owned, on="key", how="inner")
-            .filter(pl.col("pair") != pl.col("owner"))
-            .select("priority")
-            .unique()
-        )
-        alive = alive.join(winners, on="priority", how="anti").join(losers, on="priority", how="anti")
-    return pl.concat(kept).sort(), rounds
+        starts = group_starts(key)
+        group = np.zeros(key.size, dtype=np.int32)
+        group[starts[1:]] = 1
+        group = np.cumsum(group, dtype=np.int32)  # each entry's sentence, 0 ..
+        best_pair, best = pair[starts], prio[starts]  # entries are sorted by priority within a sentence
+        others = np.where(pair != best_pair[group], prio, NO_RIVAL)
+        second = np.minimum.reduceat(others, starts)
+        rival = np.where(pair == best_pair[group], second[group], best[group])
+        beaten = np.zeros(n, dtype=bool)
+        beaten[prio[prio >= rival]] = True
+        winning = ~beaten[prio]
+        kept[prio[winning]] = True
+        # A sentence with a winning entry is owned by that entry's pair (only one pair can win it).
+        owned = np.maximum.reduceat(winning, starts)
+        owner = np.maximum.reduceat(np.where(winning, pair.astype(np.int16), -1), starts)
+        losing = owned[group] & (pair != owner[group])
+        decided[prio[winning]] = True
+        decided[prio[losing]] = True
+        alive = ~decided[prio]
+        key, prio, pair = key[alive], prio[alive], pair[alive]
+    return pl.Series("priority", np.flatnonzero(kept).astype(np.uint32)), rounds
+
+
+def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal values begins in a sorted array."""
+    if not sorted_keys.size:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
 
 
 def validation_units(rows: pl.DataFrame, params: AllocationParams) -> pl.DataFrame:
