@@ -109,7 +109,8 @@ def test_the_sample_is_the_uncapped_sample_line_for_line_while_the_cap_does_not_
 
 def test_the_sample_is_the_uncapped_sample_where_a_large_language_draws_into_a_set():
     # 30,000 English lines against 5 x 10 lines, alpha 0.01: English draws ~5,000 of 30,000 (the set path)
-    texts = {"en": [f"en {i}" for i in range(30_000)]} | {lang: [f"{lang} {i}" for i in range(10)] for lang in "ab cd ef gh ij".split()}
+    texts = {"en": [f"en {i}" for i in range(30_000)]}
+    texts |= {lang: [f"{lang} {i}" for i in range(10)] for lang in ("ab", "cd", "ef", "gh", "ij")}
     counts, read = in_memory(texts)
     assert temperature_sample(counts, read, 0.01, seed=3, cap=10**9) == balanced_sample(texts, 0.01, seed=3)
 
@@ -120,7 +121,8 @@ def test_the_sample_is_the_uncapped_sample_where_a_large_language_draws_into_a_s
 def test_the_sample_never_exceeds_the_cap(counts, alpha, cap):
     lines = temperature_sample(counts, lambda lang, at: [f"{lang} {i}" for i in at], alpha, seed=0, cap=cap)
     assert len(lines) == sum(language_sample_sizes(counts, alpha, cap).values()) <= cap
-    assert len(lines) >= min(cap, sum(counts.values())) - len(counts) / 2  # rounding down loses < half a line per language
+    # rounding down loses less than half a line per language
+    assert len(lines) >= min(cap, sum(counts.values())) - len(counts) / 2
 
 
 def test_a_language_short_of_its_share_is_upsampled_with_replacement():
@@ -165,8 +167,8 @@ def generated_corpus(seed: int = 0) -> dict[str, list[str]]:
     rng = random.Random(seed)
     texts = {}
     for lang, lines in zip(PRETRAINING_LANGUAGES, (400, 120, 60, 200, 90, 150)):
-        words = ["".join(rng.choice("abcdefghijklmnop" if lang != "zh" else "委员会通过了报告代表签署决议") for _ in range(rng.randint(2, 7)))
-                 for _ in range(80)]
+        letters = "委员会通过了报告代表签署决议" if lang == "zh" else "abcdefghijklmnop"
+        words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 7))) for _ in range(80)]
         texts[lang] = [" ".join(rng.choices(words, k=rng.randint(3, 12))) for _ in range(lines)]
     return texts
 

@@ -98,7 +98,8 @@ def read_monolingual_lines(
     ascending = wanted[order]
     lines: list[str] = [""] * len(wanted)
     done = start = 0
-    with pq.ParquetFile(corpus_dir / monolingual_name(lang)) as file:
+    path = corpus_dir / monolingual_name(lang)
+    with pq.ParquetFile(path) as file:
         for batch in file.iter_batches(batch_size=batch_rows, columns=["text"]):
             end = start + batch.num_rows
             upto = int(np.searchsorted(ascending, end))  # the wanted positions before `end`
@@ -108,4 +109,4 @@ def read_monolingual_lines(
             done, start = upto, end
             if done == len(wanted):
                 return lines
-    raise XrepError(f"{corpus_dir / monolingual_name(lang)}: {start} lines, but line {int(ascending[-1])} was asked for")
+    raise XrepError(f"{path}: {start} lines, but line {int(ascending[-1])} was asked for")
