@@ -11,11 +11,10 @@ from hypothesis import strategies as st
 from conftest import load_tokenizer
 from xrep_assets.errors import XrepError
 from xrep_assets.study import PRETRAINING_LANGUAGES
+from xrep_assets.corpora.layout import monolingual_line_counts, read_monolingual_lines
 from xrep_assets.tokenizers.sample import (
     drawn_positions,
     language_sample_sizes,
-    monolingual_line_counts,
-    read_monolingual_lines,
     temperature_sample,
 )
 from xrep_assets.tokenizers import training

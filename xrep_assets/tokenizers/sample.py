@@ -12,17 +12,10 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from xrep_assets.corpora.layout import monolingual_name
-from xrep_assets.errors import XrepError
 
 # The lines of one language at the given positions, in that order (a position may repeat).
 LineReader = Callable[[str, Sequence[int]], list[str]]
-
-READ_BATCH_ROWS = 65_536  # rows per streamed batch: a few MB of text
 
 
 def language_sample_sizes(line_counts: Mapping[str, int], alpha: float, cap: int | None = None) -> dict[str, int]:
@@ -71,42 +64,3 @@ def temperature_sample(
         lines += read_lines(lang, drawn_positions(rng, line_counts[lang], sizes[lang]))
     rng.shuffle(lines)
     return lines
-
-
-def monolingual_line_counts(corpus_dir: Path, languages: Sequence[str]) -> dict[str, int]:
-    """Each language's lines in the study corpus (0 for a language without a file), from the parquet
-    footers alone."""
-    folder = corpus_dir / "monolingual"
-    if not folder.exists():
-        raise XrepError(f"no pretraining corpus at {corpus_dir}: materialize pretraining_corpus first")
-    return {
-        lang: pq.ParquetFile(corpus_dir / monolingual_name(lang)).metadata.num_rows
-        if (corpus_dir / monolingual_name(lang)).exists() else 0
-        for lang in languages
-    }
-
-
-def read_monolingual_lines(
-    corpus_dir: Path, lang: str, positions: Sequence[int], batch_rows: int = READ_BATCH_ROWS
-) -> list[str]:
-    """The `text` of the language's lines at `positions`, in that order, streamed batch by batch;
-    reading stops after the last position wanted."""
-    if not positions:
-        return []
-    wanted = np.asarray(positions, dtype=np.int64)
-    order = np.argsort(wanted, kind="stable")
-    ascending = wanted[order]
-    lines: list[str] = [""] * len(wanted)
-    done = start = 0
-    path = corpus_dir / monolingual_name(lang)
-    with pq.ParquetFile(path) as file:
-        for batch in file.iter_batches(batch_size=batch_rows, columns=["text"]):
-            end = start + batch.num_rows
-            upto = int(np.searchsorted(ascending, end))  # the wanted positions before `end`
-            texts = batch.column(0).take(pa.array(ascending[done:upto] - start)).to_pylist()
-            for slot, text in zip(order[done:upto].tolist(), texts):
-                lines[slot] = text
-            done, start = upto, end
-            if done == len(wanted):
-                return lines
-    raise XrepError(f"{path}: {start} lines, but line {int(ascending[-1])} was asked for")

@@ -13,17 +13,12 @@ import sentencepiece as spm
 from transformers import PreTrainedTokenizerBase, XLMRobertaTokenizer
 
 from xrep_assets.artifacts import ArtifactFolder
-from xrep_assets.corpora.layout import study_corpus_dir
+from xrep_assets.corpora.layout import monolingual_line_counts, read_monolingual_lines, study_corpus_dir
 from xrep_assets.errors import EmptyOutputError
 from xrep_assets.execution.cpus import available_cpus
 from xrep_assets.markdown import markdown_table
 from xrep_assets.study import LANGUAGES, PRETRAINING_LANGUAGES, language_token
-from xrep_assets.tokenizers.sample import (
-    LineReader,
-    monolingual_line_counts,
-    read_monolingual_lines,
-    temperature_sample,
-)
+from xrep_assets.tokenizers.sample import LineReader, temperature_sample
 from xrep_assets.tokenizers.spec import TOKENIZER_PARTS, TokenizeSpec
 
 FERTILITY_SAMPLE = 2000  # lines per language the fertility is measured on
