@@ -1,8 +1,12 @@
 """The study's allocation of one corpus's cleaned bitexts to language pairs and splits, in polars.
 
-``allocate`` takes the cleaned bitext of every language pair of one corpus and returns, per pair, a
-training and a validation frame (``ALLOCATED_SCHEMA``: ``BITEXT_SCHEMA`` plus the row's ``unit``)
-and counts of what each step did. ``monolingual_text`` derives the LM objectives' text from the
+``decide`` reads the cleaned bitext of every language pair of one corpus, batch by batch, and
+returns ``Decisions``: per pair, which rows go to training and to validation, in which order, and
+counts of what each step did. It holds no text: per input row the pair, the row's position, its
+unit and two 64-bit sentence-key hashes (``WORK_SCHEMA``, 29 bytes), so its memory grows by well
+under 100 bytes per input row (``benchmarks/scale.py``); ``study_corpus.py`` then gathers the texts
+pair by pair. ``allocate`` does the same for frames in memory and returns the frames
+(``ALLOCATED_SCHEMA``: ``BITEXT_SCHEMA`` plus the row's ``unit``). ``monolingual_text`` derives the LM objectives' text from the
 training frames; ``decontaminate``, ``contaminated_rows``, ``overlap``, ``reused_units`` and
 ``reused_sentences`` are what the asset checks count (each is 0 on ``allocate``'s output).
 
@@ -86,9 +90,15 @@ DECISION_SCHEMA: dict[str, pl.DataType] = {
     "key_1": pl.UInt64(), "key_2": pl.UInt64(), "contaminated": pl.Boolean(),
 }
 MOVIE_SCHEMA: dict[str, pl.DataType] = {UNIT: pl.UInt64(), "name": pl.String()}
+# What ``decide`` keeps of them while it reads: the contaminated rows set aside, no line numbers
+# (the rows come in file order, which ``check_file_order`` makes sure of).
+WORK_SCHEMA: dict[str, pl.DataType] = {
+    name: DECISION_SCHEMA[name] for name in ("pair", "pos", UNIT, "key_1", "key_2")
+}
 BLOCK_BIT = 1 << 63  # block units' codes have it; movies' hashes (shifted right by one) never do
 MOVIE_SEED = 0x6D6F766965
 NO_RIVAL = np.iinfo(np.uint32).max  # a priority no row has
+NO_OWNER = 255  # a pair index no pair has (at most 255 pairs)
 # Per-language seeds of the sentence keys' hashes: one language's key never meets another's.
 LANGUAGE_SEEDS: dict[str, int] = {lang: 0x6B6579 + i for i, lang in enumerate(sorted(LANGUAGES))}
 FORBIDDEN_SCHEMA: dict[str, pl.DataType] = {"lang": pl.String(), "key": pl.String()}
@@ -277,8 +287,8 @@ def decide(
     forbidden: pl.DataFrame | None = None,
 ) -> Decisions:
     """The allocation's decisions for one corpus, given each pair's bitext as ``BITEXT_SCHEMA``
-    batches in file order (a parquet file read batch by batch): only ``decision_rows`` are held,
-    about 40 bytes per input row, never the texts."""
+    batches in file order (a parquet file read batch by batch): only ``WORK_SCHEMA`` rows are held,
+    29 bytes per input row, never the texts."""
     corpus = resolve_corpus(corpus)
     if params.block_size < 1:
         raise AllocationError(f"block_size must be at least 1, got {params.block_size}")
@@ -286,46 +296,57 @@ def decide(
     if len(pairs) > 255:
         raise AllocationError(f"{corpus.key}: {len(pairs)} pairs; the allocation takes at most 255")
     wanted = None if forbidden is None else forbidden_by_language(forbidden)
-    parts, movies = [], []
+    parts, tainted, movies = [], [], []
     for index, key in enumerate(pairs):
-        offset = 0
+        offset, last_line = 0, None
         for batch in batches[key]:
             rows, names = decision_rows(batch, corpus, key, index, offset, params.block_size, wanted)
-            parts.append(rows)
+            last_line = check_file_order(rows.get_column("line_no"), last_line, f"{corpus.key} {key}")
+            parts.append(rows.filter(~pl.col("contaminated")).select("pair", "pos", UNIT, "key_1", "key_2"))
+            tainted.append(rows.filter("contaminated").select("pair", UNIT))
             movies.append(names)
             offset += batch.height
-    rows = pl.concat([pl.DataFrame(schema=DECISION_SCHEMA), *parts], rechunk=False)
+    rows = pl.concat([pl.DataFrame(schema=WORK_SCHEMA), *parts], rechunk=False)
+    tainted = pl.concat([pl.DataFrame(schema={"pair": pl.UInt8(), UNIT: pl.UInt64()}), *tainted])
     del parts
-    units = unit_names(rows.get_column(UNIT), pairs, pl.concat([pl.DataFrame(schema=MOVIE_SCHEMA), *movies]))
-    stats = {key: dict.fromkeys(STAT_NAMES, 0) for key in pairs}
-    count_into(stats, pairs, rows, "rows_in", "units_in")
 
-    # 0. decontamination
-    if forbidden is not None:
-        count_into(stats, pairs, rows.filter("contaminated"), "rows_contaminated")
-        rows = rows.filter(~pl.col("contaminated"))
-    rows = rows.drop("contaminated")
-
-    # The seeded order: every unit's place among the units (by seeded hash, then name), as "order";
-    # (order, pair, line_no, pos) is total.
+    # The seeded order: every unit's place among the units (by seeded hash, then name). From here on
+    # a unit is its place (UInt32), and (unit, pair, pos) is the rows' total order.
+    codes = pl.concat([rows.get_column(UNIT), tainted.get_column(UNIT)]).unique().sort()
+    units = unit_names(codes, pairs, pl.concat([pl.DataFrame(schema=MOVIE_SCHEMA), *movies]))
     order = unit_order(units.get_column("name"), params.seed).sort("rank", UNIT).select(
         pl.col(UNIT).alias("name"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("order")
     )
-    units = units.join(order, on="name", how="left")
-    rows = rows.join(units.select(UNIT, "order"), on=UNIT, how="left")
+    units = units.join(order, on="name", how="left").sort(UNIT)
+    place = units.get_column("order").to_numpy()
+    sorted_codes = units.get_column(UNIT).to_numpy()
+    rows = rows.with_columns(pl.Series(UNIT, place[np.searchsorted(sorted_codes, rows.get_column(UNIT).to_numpy())]))
+    tainted = tainted.with_columns(pl.Series(UNIT, place[np.searchsorted(sorted_codes, tainted.get_column(UNIT).to_numpy())]))
+    units = units.select(pl.col("order").alias(UNIT), "name").sort(UNIT)
+    stats = {key: dict.fromkeys(STAT_NAMES, 0) for key in pairs}
+    count_into(stats, pairs, pl.concat([rows.select("pair", UNIT), tainted]), "rows_in", "units_in")
+
+    # 0. decontamination (the rows were set aside as they were read)
+    count_into(stats, pairs, tainted, "rows_contaminated")
+    del tainted
 
     # 1. documents shared by several pairs
     owners = owners_of_shared_units(rows, units, pairs, params.seed)
-    given_away = rows.join(owners, on=UNIT, how="inner").filter(pl.col("pair") != pl.col("owner"))
-    count_into(stats, pairs, given_away, "rows_to_other_pairs", "units_to_other_pairs")
-    rows = rows.join(given_away.select("pair", UNIT).unique(), on=["pair", UNIT], how="anti")
-    del given_away
+    if owners.height:
+        owner_of_unit = np.full(units.height, NO_OWNER, dtype=np.uint8)
+        owner_of_unit[owners.get_column(UNIT).to_numpy()] = owners.get_column("owner").to_numpy()
+        owner = owner_of_unit[rows.get_column(UNIT).to_numpy()]
+        given = (owner != NO_OWNER) & (owner != rows.get_column("pair").to_numpy())
+        del owner
+        count_into(stats, pairs, rows.filter(given), "rows_to_other_pairs", "units_to_other_pairs")
+        rows = rows.filter(~given)
+        del given
 
     # 2. sentences used by several pairs
-    rows = rows.sort("order", "pair", "line_no", "pos").with_row_index("priority").drop("line_no")
+    rows = rows.sort(UNIT, "pair", "pos").with_row_index("priority")
     kept, rounds = rows_without_reuse(rows)
-    count_into(stats, pairs, rows.join(kept.to_frame(), on="priority", how="anti"), "rows_sentence_reused")
-    rows = rows.join(kept.to_frame(), on="priority", how="semi")
+    count_into(stats, pairs, rows.filter(~kept), "rows_sentence_reused")
+    rows = rows.filter(kept)
     del kept
     count_into(stats, pairs, rows, None, "units_allocated")
 
@@ -409,6 +430,23 @@ def decision_rows(
     return work.select(list(DECISION_SCHEMA)), names
 
 
+def check_file_order(lines: pl.Series, previous: int | None, where: str) -> int | None:
+    """The last line number of a batch, after checking that the batch continues its pair's file in
+    increasing line order (so that position order is line order)."""
+    if not lines.len():
+        return previous
+    values = lines.to_numpy()
+    steps = np.diff(values if previous is None else np.concatenate([[previous], values]))
+    if (steps <= 0).any():
+        at = int(np.flatnonzero(steps <= 0)[0]) + (0 if previous is None else -1)
+        before = previous if at < 0 else int(values[at])
+        raise AllocationError(
+            f"{where}: line {int(values[at + 1])} comes after line {before}; the allocation reads each pair's rows in "
+            "increasing line order, as the readers and the cleaning write them"
+        )
+    return int(values[-1])
+
+
 def unit_names(units: pl.Series, pairs: Sequence[str], movies: pl.DataFrame) -> pl.DataFrame:
     """``unit`` (code), ``name`` of the distinct units: blocks named from their code, movies from
     ``movies``; two movie names hashing alike are refused (never merged)."""
@@ -440,13 +478,13 @@ def owners_of_shared_units(rows: pl.DataFrame, units: pl.DataFrame, pairs: Seque
 
     A loop over shared (unit, pair) entries, not over lines: a few per movie.
     """
-    per_pair = rows.group_by(UNIT, "pair").agg(pl.len().alias("rows"), pl.col("order").first())
+    per_pair = rows.group_by(UNIT, "pair").agg(pl.len().alias("rows"))
     shared = per_pair.filter(pl.len().over(UNIT) > 1).join(units.select(UNIT, "name"), on=UNIT, how="left")
     load = dict(
         per_pair.filter(pl.len().over(UNIT) == 1).group_by("pair").agg(pl.col("rows").sum()).iter_rows()
     )
     owners: list[tuple[int, int]] = []
-    entries = shared.sort("order", "pair").select(UNIT, "name", "pair", "rows").iter_rows()
+    entries = shared.sort(UNIT, "pair").select(UNIT, "name", "pair", "rows").iter_rows()
     for unit, candidates in groupby(entries, key=lambda entry: entry[0]):
         candidates = list(candidates)
         _, _, owner, rows_taken = min(
@@ -455,13 +493,13 @@ def owners_of_shared_units(rows: pl.DataFrame, units: pl.DataFrame, pairs: Seque
         )
         load[owner] = load.get(owner, 0) + rows_taken
         owners.append((unit, owner))
-    return pl.DataFrame(owners, schema={UNIT: pl.UInt64(), "owner": pl.UInt8()}, orient="row")
+    return pl.DataFrame(owners, schema={UNIT: pl.UInt32(), "owner": pl.UInt8()}, orient="row")
 
 
-def rows_without_reuse(rows: pl.DataFrame) -> tuple[pl.Series, int]:
-    """The ``priority`` of the rows step 2 keeps, and the number of rounds it took.
+def rows_without_reuse(rows: pl.DataFrame) -> tuple[np.ndarray, int]:
+    """Which rows step 2 keeps (a mask over ``rows``), and the number of rounds it took.
 
-    ``rows`` carries ``priority`` (the seeded order: 0 .. n-1), ``pair`` and the sentence keys
+    ``rows`` carries ``priority`` (the seeded order: its row index), ``pair`` and the sentence keys
     (which already tell the languages apart). Only sentences that occur in several pairs take part,
     as *entries* (one per row side) sorted by (sentence, priority), in numpy arrays of 13 bytes each;
     rows without one are kept outright. Each round keeps the rows none of whose entries has a better
@@ -506,7 +544,7 @@ def rows_without_reuse(rows: pl.DataFrame) -> tuple[pl.Series, int]:
         decided[prio[losing]] = True
         alive = ~decided[prio]
         key, prio, pair = key[alive], prio[alive], pair[alive]
-    return pl.Series("priority", np.flatnonzero(kept).astype(np.uint32)), rounds
+    return kept, rounds
 
 
 def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -518,7 +556,7 @@ def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
 
 def validation_units(rows: pl.DataFrame, params: AllocationParams) -> pl.DataFrame:
     """``pair``, ``unit`` of the units held out (step 3)."""
-    units = rows.group_by("pair", UNIT).agg(pl.col("order").first()).sort("pair", "order")
+    units = rows.select("pair", UNIT).unique().sort("pair", UNIT)
     counts = units.group_by("pair").agg(pl.len().alias("n"))
     wanted = {pair: validation_count(n, params) for pair, n in counts.iter_rows()}
     return units.filter(
