@@ -692,11 +692,14 @@ def decontaminate(frame: pl.DataFrame, forbidden: pl.DataFrame) -> tuple[pl.Data
     return frame.filter(~mask), int(mask.sum())
 
 
-def overlap(train: pl.DataFrame, validation: pl.DataFrame) -> int:
-    """Rows of ``validation`` whose unit, or whose normalised pair of sentences, is in ``train``."""
+def overlap(train: pl.DataFrame | Iterable[pl.DataFrame], validation: pl.DataFrame) -> int:
+    """Rows of ``validation`` whose unit, or whose normalised pair of sentences, is in ``train`` (a
+    frame, or its batches: only the validation rows are held)."""
     keys = [sentence_key(pl.col(side)).alias(key_col) for (side, _), (key_col, _) in zip(TEXT_SIDES, KEY_SIDES)]
     held_out = validation.with_row_index("row").with_columns(keys)
-    trained_pairs = train.select(keys).unique()
-    same_unit = held_out.join(train.select(UNIT).unique(), on=UNIT, how="semi")
-    same_pair = held_out.join(trained_pairs, on=["key_1", "key_2"], how="semi")
-    return pl.concat([same_unit.get_column("row"), same_pair.get_column("row")]).n_unique()
+    hits = [pl.Series("row", [], pl.UInt32)]
+    for batch in [train] if isinstance(train, pl.DataFrame) else train:
+        trained_pairs = batch.select(keys).unique()
+        hits.append(held_out.join(batch.select(UNIT).unique(), on=UNIT, how="semi").get_column("row"))
+        hits.append(held_out.join(trained_pairs, on=["key_1", "key_2"], how="semi").get_column("row"))
+    return pl.concat(hits).n_unique()

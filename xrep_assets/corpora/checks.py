@@ -5,7 +5,14 @@ import polars as pl
 
 from xrep_assets.corpora.allocation import empty_parts, overlap
 from xrep_assets.corpora.assets import pretraining_corpus
-from xrep_assets.corpora.layout import monolingual_head, monolingual_line_counts, read_study_bitext, study_corpus_dir
+from xrep_assets.corpora.layout import (
+    monolingual_head,
+    monolingual_line_counts,
+    read_study_bitext,
+    study_bitext_batches,
+    study_bitext_rows,
+    study_corpus_dir,
+)
 from xrep_assets.study import PRETRAINING_LANGUAGES
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
@@ -18,7 +25,7 @@ def pretraining_corpus_not_empty(study: StudySettings, artifacts: ArtifactStore)
     the asset applies before it writes, `allocation.empty_parts`, checked on what it wrote)."""
     pairs = study.resolved().pairs
     sizes = {
-        (pair.key, split): read_study_bitext(artifacts.path(), pair, split).height
+        (pair.key, split): study_bitext_rows(artifacts.path(), pair, split)
         for pair in pairs
         for split in ("train", "validation")
     }
@@ -35,7 +42,7 @@ def validation_disjoint_from_training(study: StudySettings, artifacts: ArtifactS
     """No validation row shares its unit (document / block) or its normalised pair with training."""
     overlapping = {
         pair.key: overlap(
-            read_study_bitext(artifacts.path(), pair, "train"), read_study_bitext(artifacts.path(), pair, "validation")
+            study_bitext_batches(artifacts.path(), pair, "train"), read_study_bitext(artifacts.path(), pair, "validation")
         )
         for pair in study.resolved().pairs
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +98,28 @@ def read_monolingual_lines(
             if done == len(wanted):
                 return lines
     raise XrepError(f"{path}: {start} lines, but line {int(ascending[-1])} was asked for")
+
+
+def monolingual_batches(root: Path, batch_rows: int = MONOLINGUAL_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """Every language's monolingual text as `lang`, `text` batches, language by language."""
+    folder = study_corpus_dir(root)
+    for lang, count in monolingual_line_counts(folder, PRETRAINING_LANGUAGES).items():
+        if count:
+            with pq.ParquetFile(folder / monolingual_name(lang)) as file:
+                for batch in file.iter_batches(batch_size=batch_rows, columns=["lang", "text"]):
+                    yield pl.DataFrame(pl.from_arrow(batch))
+
+
+def study_bitext_rows(root: Path, pair: LanguagePair, split: str) -> int:
+    """Rows of one pair's study bitext of `split`, from the parquet footer."""
+    return pq.ParquetFile(study_corpus_dir(root) / study_bitext_name(pair, split)).metadata.num_rows
+
+
+def study_bitext_batches(root: Path, pair: LanguagePair, split: str, batch_rows: int = MONOLINGUAL_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """One pair's study bitext of `split`, batch by batch."""
+    with pq.ParquetFile(study_corpus_dir(root) / study_bitext_name(pair, split)) as file:
+        for batch in file.iter_batches(batch_size=batch_rows):
+            yield pl.DataFrame(pl.from_arrow(batch))
 
 
 def monolingual_head(root: Path, lang: str, lines: int) -> list[str]:

@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from xrep_assets.corpora.assets import pretraining_corpus
-from xrep_assets.corpora.layout import monolingual_texts
+from xrep_assets.corpora.layout import monolingual_batches
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.xglue.contamination import contaminated_sentences, evaluation_sentences
@@ -18,12 +18,10 @@ def no_test_contamination(study: StudySettings, artifacts: ArtifactStore) -> dg.
     source = profile_data_source(study.resolved())
     if source is None:
         return dg.AssetCheckResult(passed=False, metadata={"reason": "no XGLUE source configured to check against"})
-    texts = monolingual_texts(artifacts.path())
-    pretraining = pl.DataFrame(
-        [(lang, text) for lang, sentences in texts.items() for text in sentences], schema=["lang", "text"], orient="row"
-    )
-    tests = evaluation_sentences(source.open())
-    hits = contaminated_sentences(pretraining, tests)
+    tests = evaluation_sentences(source.open()).with_row_index("test_row")
+    # Batch by batch: the check reads the whole pretraining text, which a paper-size run cannot hold.
+    found = [contaminated_sentences(batch, tests).get_column("test_row") for batch in monolingual_batches(artifacts.path())]
+    hits = tests.filter(pl.col("test_row").is_in(pl.concat([pl.Series("test_row", [], pl.UInt32), *found]).implode())).drop("test_row")
     return dg.AssetCheckResult(
         passed=hits.height == 0,
         metadata={
