@@ -36,11 +36,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from xrep_assets.artifacts import ArtifactFolder
 from xrep_assets.corpora.allocation import AllocationParams
+from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.layout import clean_bitext_parts, raw_bitext_parts
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip
 from xrep_assets.corpora.spec import AllocateSpec
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
+from xrep_assets.profiles import PROFILES
 from xrep_assets.study import (
     CORPORA,
     ENGLISH_PAIRS,
@@ -50,6 +53,7 @@ from xrep_assets.study import (
     LanguagePair,
 )
 from xrep_assets.text.langid import identify_languages
+from xrep_assets.tokenizers.spec import TokenizeSpec
 
 STEPS = ("cleaning", "allocation", "tokenizer")
 # Targets of issue 17.
@@ -151,8 +155,8 @@ class SentenceMaker:
 
 @dataclass(frozen=True)
 class Shape:
-    """What one corpus looks like: sentence lengths in words,
-    how often a pair holds a sentence (UNPC) or a movie (OpenSubtitles), and its header lines."""
+    """What one corpus looks like: sentence lengths in words, how often a pair holds a sentence (UNPC)
+    or a movie (OpenSubtitles), and its header lines."""
 
     mean_words: float
     word_sigma: float
@@ -309,10 +313,6 @@ def language_id_kept(texts: dict[str, pa.Array], rng: np.random.Generator, sampl
 
 def clean_partition(root: Path, corpus: str, pair_key: str) -> dict:
     """What the `cleaned_bitext` asset does for one partition, `study` preset."""
-    from xrep_assets.artifacts import ArtifactFolder
-    from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
-    from xrep_assets.study import LanguagePair
-
     artifacts = ArtifactFolder(str(root))
     corpus_, pair = CORPORA[corpus], LanguagePair.parse(pair_key)
     removed: dict[str, int] = {}
@@ -389,8 +389,11 @@ def cleaning(root: Path, corpora: list[str], pairs: tuple[LanguagePair, ...]) ->
         for corpus in corpora
         for pair in pairs
     ]
+    removed: Counter[str] = Counter()
+    for run in runs:
+        removed.update(run.result.get("removed", {}))
     return {"seconds": sum(r.seconds for r in runs), "peak_bytes": max(r.peak_bytes for r in runs),
-            "processes": len(runs), "kept_rows": sum(r.result.get("kept", 0) for r in runs)}
+            "processes": len(runs), "kept_rows": sum(r.result.get("kept", 0) for r in runs), "removed": dict(removed)}
 
 
 def allocation(root: Path, corpora: list[str], pairs: tuple[LanguagePair, ...]) -> dict:
@@ -411,9 +414,6 @@ def allocation(root: Path, corpora: list[str], pairs: tuple[LanguagePair, ...]) 
 
 def tokenizer(root: Path, vocab_size: int) -> dict:
     """The tokenizer worker on the study folder, with the paper profile's temperature."""
-    from xrep_assets.profiles import PROFILES
-    from xrep_assets.tokenizers.spec import TokenizeSpec
-
     spec = TokenizeSpec(
         artifacts_root=str(root),
         vocab_size=vocab_size,
@@ -430,9 +430,10 @@ def tokenizer(root: Path, vocab_size: int) -> dict:
 # Fits, targets and the extrapolation
 
 
-def exponent(rows: list[int], values: list[float]) -> float:
-    """Least-squares slope of log(value) on log(rows): the growth exponent."""
-    return float(np.polyfit(np.log(rows), np.log(values), 1)[0])
+def power_law(rows: list[int], values: list[float]) -> tuple[float, float]:
+    """``b``, ``log a`` of ``value = a * rows ** b``, least squares on log-log: ``b`` is the growth exponent."""
+    b, log_a = np.polyfit(np.log(rows), np.log(values), 1)
+    return float(b), float(log_a)
 
 
 def fits(sizes: list[dict]) -> dict[str, dict]:
@@ -443,11 +444,11 @@ def fits(sizes: list[dict]) -> dict[str, dict]:
     for step in STEPS:
         seconds = [s["steps"][step]["seconds"] for s in sizes]
         peaks = [s["steps"][step]["peak_bytes"] for s in sizes]
-        b, log_a = np.polyfit(np.log(rows), np.log(seconds), 1)
+        time_exponent, time_log_coefficient = power_law(rows, seconds)
         out[step] = {
-            "time_exponent": float(b),
-            "time_log_coefficient": float(log_a),
-            "memory_exponent": exponent(rows, peaks),
+            "time_exponent": time_exponent,
+            "time_log_coefficient": time_log_coefficient,
+            "memory_exponent": power_law(rows, peaks)[0],
             "marginal_bytes_per_row": (peaks[-1] - peaks[0]) / (rows[-1] - rows[0]),
             "largest_rows": rows[-1],
             "largest_peak_bytes": peaks[-1],
@@ -545,6 +546,8 @@ def run_size(root: Path, rows: int, corpora: list[str], pairs: tuple[LanguagePai
     steps["tokenizer"] = tokenizer(root, args.vocab_size)
     for name, step in steps.items():
         print(f"  {name}: {step['seconds']:.1f} s, peak {step['peak_bytes'] / 2**20:,.0f} MiB", flush=True)
+    removed = ", ".join(f"{name} {count:,}" for name, count in steps["cleaning"]["removed"].items() if count)
+    print(f"  cleaning removed {removed}")
     print(f"  kept by cleaning {steps['cleaning']['kept_rows']:,} rows, allocated for training "
           f"{steps['allocation']['train_rows']:,}, monolingual sentences {steps['allocation']['monolingual_sentences']:,}")
     disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
@@ -614,7 +617,7 @@ def main() -> None:
     if args.step:
         print(json.dumps(run_step(args.step[0], Path(args.step[1]), *args.step[2:])))
         return
-    sizes = sorted(int(s) for s in args.rows.split(","))
+    sizes = sorted({int(s) for s in args.rows.split(",")})
     corpora = list(CORPORA) if args.corpus == "both" else [args.corpus]
     pairs = PAIR_SETS[args.pairs]
     work = args.keep or Path(tempfile.mkdtemp(prefix="xrep-scale-"))
