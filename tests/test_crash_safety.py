@@ -231,7 +231,7 @@ def test_a_file_write_killed_at_any_step_leaves_the_old_or_the_new_file(tmp_path
 
 
 def test_a_spec_write_killed_at_any_step_leaves_the_old_or_the_new_spec(tmp_path):
-    old, new, third = (TokenizeSpec(artifacts_root=f"/artifacts/{n}", vocab_size=400, sample_alpha=0.3) for n in (1, 2, 3))
+    old, new, third = (TokenizeSpec(artifacts_root=f"/artifacts/{n}", vocab_size=400, sample_alpha=0.3, sample_sentences=1000) for n in (1, 2, 3))
 
     def check(folder: Path, killed: bool) -> None:
         assert TokenizeSpec.read(folder / "spec.json") in ([old, new] if killed else [new])

@@ -174,7 +174,7 @@ def test_the_tokenizer_refuses_a_corpus_without_one_language_and_keeps_the_previ
     before = snapshot(root / "tokenizer")
 
     with pytest.raises(EmptyOutputError, match=r"^joint_tokenizer: no monolingual text for zh \(read from .*corpora/study\)"):
-        train_tokenizer(TokenizeSpec(str(root), 100, 0.3), log=lambda line: None)
+        train_tokenizer(TokenizeSpec(str(root), 100, 0.3, 1000), log=lambda line: None)
     assert snapshot(root / "tokenizer") == before
     assert sorted(p.name for p in root.iterdir()) == ["corpora", "tokenizer"]  # no temporary sibling left
 

@@ -25,7 +25,7 @@ SCORE = ScoreSpec(
     protocols=("probe",), selection="english-dev", layer=-1, pooling=None, seeds=(0, 1), max_epochs=None,
     patience=None, max_train_examples=None, chance_reruns=0, artifacts_root="/artifacts",
 )
-TOKENIZE = TokenizeSpec(artifacts_root="/artifacts", vocab_size=400, sample_alpha=0.3)
+TOKENIZE = TokenizeSpec(artifacts_root="/artifacts", vocab_size=400, sample_alpha=0.3, sample_sentences=1000)
 SPECS = [(PRETRAIN, PretrainSpecError), (SCORE, ScoreSpecError), (TOKENIZE, TokenizeSpecError)]
 
 
@@ -68,3 +68,7 @@ def test_a_value_a_spec_refuses_names_the_file(tmp_path):
     path.write_text(path.read_text().replace('"probe"', '"zero-shot"'))
     with pytest.raises(ScoreSpecError, match=r"s.json: unknown protocol 'zero-shot'"):
         ScoreSpec.read(path)
+    path = TOKENIZE.write(tmp_path / "t.json")
+    path.write_text(path.read_text().replace('"sample_sentences": 1000', '"sample_sentences": 0'))
+    with pytest.raises(TokenizeSpecError, match=r"t.json: sample_sentences must be at least 1, got 0"):
+        TokenizeSpec.read(path)

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from test_allocation import fixture_frames
-from xrep_assets.corpora.allocation import AllocationParams, allocate, forbidden_keys
+from xrep_assets.corpora.allocation import AllocationError, AllocationParams, allocate, decide, forbidden_keys
 from xrep_assets.corpora.layout import clean_bitext_parts
 from xrep_assets.corpora.readers import BITEXT_SCHEMA
 from xrep_assets.corpora.spec import AllocateSpec
@@ -129,3 +129,24 @@ def test_the_study_corpus_written_from_files_is_unchanged(tmp_path):
     assert hashlib.sha256(repr(sorted(digests.items())).encode()).hexdigest()[:16] == STUDY_CORPUS_DIGEST
     assert metadata["train_rows"] == sum(pl.read_parquet(root / "corpora" / "study" / "bitext" / p.key / "train.parquet").height
                                          for p in LANGUAGE_PAIRS)
+
+
+def test_rows_out_of_line_order_are_refused_with_the_line():
+    frame = generated_frames(CORPORA["unpc"], 60, 2)["en-fr"]
+    shuffled = pl.concat([frame.slice(5), frame.head(5)])
+    with pytest.raises(AllocationError, match=r"^unpc en-fr: line 1 comes after line \d+; .*increasing line order"):
+        allocate({"en-fr": shuffled}, CORPORA["unpc"], PARAMS)
+    batches = [frame.slice(10), frame.head(10)]  # each batch in order, the second going back
+    with pytest.raises(AllocationError, match=r"^unpc en-fr: line 1 comes after line \d+"):
+        decide({"en-fr": batches}, CORPORA["unpc"], PARAMS)
+
+
+def test_decisions_hold_no_text_and_about_thirty_bytes_per_row():
+    frames = generated_frames(CORPORA["unpc"], 1500, 1)
+    decisions = decide({key: [frame.slice(0, 100), frame.slice(100)] for key, frame in frames.items()}, CORPORA["unpc"], PARAMS)
+    assert decisions.train.schema == {"pair": pl.UInt8(), "priority": pl.UInt32(), "pos": pl.UInt32(), "unit": pl.UInt32(),
+                                      "key_1": pl.UInt64(), "key_2": pl.UInt64()}
+    assert decisions.train.estimated_size() / decisions.train.height <= 30
+    # Batches or one frame: the same decisions.
+    whole = decide({key: [frame] for key, frame in frames.items()}, CORPORA["unpc"], PARAMS)
+    assert decisions.train.equals(whole.train) and decisions.validation.equals(whole.validation)

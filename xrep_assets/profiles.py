@@ -53,6 +53,9 @@ class Profile:
     xglue_dataset: str | None
     tokenizer_vocab_size: int
     tokenizer_sample_alpha: float  # exponent of the temperature sampling across languages (XLM: 0.3)
+    # The most sentences the tokenizer trains on, drawn with that temperature (sentencepiece's
+    # `input_sentence_size`, sampled by us): its memory and time follow this, not the corpus.
+    tokenizer_sample_sentences: int
     model_size: ModelSize  # the single-stack models (BERT, GPT-2)
     seq2seq_size: ModelSize  # each stack of the two-stack models (BART, Transformer MT)
     # The recipes (`study.RECIPES`) scaled down, sizes and steps only; None keeps the study's value.
@@ -71,9 +74,10 @@ class Profile:
     # ~3 steps per epoch, so patience 3 would stop it almost untrained.
     probe_patience: int | None
     device: str
-    # Torch CPU threads of the workers; None keeps torch's default, one per physical core. A float
-    # sum split over a different number of threads rounds differently, so on a CPU the weights and
-    # scores follow the machine's core count unless this is fixed (README: Reproducibility).
+    # CPU threads of the workers (torch's; sentencepiece's in the tokenizer worker); None keeps torch's
+    # default, one per physical core, and gives sentencepiece the CPUs the worker may use. A float sum
+    # split over a different number of threads rounds differently, so on a CPU the weights, scores and
+    # tokenizer pieces follow the machine's core count unless this is fixed (README: Reproducibility).
     threads: int | None = None
 
 
@@ -86,6 +90,8 @@ PROFILES: dict[str, Profile] = {
         xglue_dataset=None,
         tokenizer_vocab_size=2000,
         tokenizer_sample_alpha=0.3,
+        # Far above the fixtures' monolingual text (under 6,000 lines): the whole corpus is sampled.
+        tokenizer_sample_sentences=100_000,
         model_size=ModelSize(layers=2, hidden=64, heads=2, ffn=256, max_positions=128),
         seq2seq_size=ModelSize(layers=1, hidden=64, heads=2, ffn=256, max_positions=128),
         train_steps=400,
@@ -113,6 +119,11 @@ PROFILES: dict[str, Profile] = {
         xglue_dataset=None,  # or XREP_XGLUE_DATASET to a hub dataset with the `xglue` configs
         tokenizer_vocab_size=100_000,
         tokenizer_sample_alpha=0.3,
+        # The study's scripts load a trained model (`-spm_file` of preprocessing/scripts/*/make_corpus.py
+        # in Helsinki-NLP/lm-vs-mt) and do not say how it was trained. 10M sentences: the upper end of
+        # common practice for sentencepiece's `input_sentence_size` (a few million to ~10M; its options
+        # doc advises setting one for large corpora but names no number).
+        tokenizer_sample_sentences=10_000_000,
         # The study's single-stack size: 12 layers, d=512, 8 heads, FFN 2048.
         model_size=ModelSize(layers=12, hidden=512, heads=8, ffn=2048, max_positions=512),
         # BART-base: 6 + 6 layers, d=768, 12 heads, FFN 3072.

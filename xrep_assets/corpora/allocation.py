@@ -1,8 +1,12 @@
 """The study's allocation of one corpus's cleaned bitexts to language pairs and splits, in polars.
 
-``allocate`` takes the cleaned bitext of every language pair of one corpus and returns, per pair, a
-training and a validation frame (``ALLOCATED_SCHEMA``: ``BITEXT_SCHEMA`` plus the row's ``unit``)
-and counts of what each step did. ``monolingual_text`` derives the LM objectives' text from the
+``decide`` reads the cleaned bitext of every language pair of one corpus, batch by batch, and
+returns ``Decisions``: per pair, which rows go to training and to validation, in which order, and
+counts of what each step did. It holds no text: per input row the pair, the row's position, its
+unit and two 64-bit sentence-key hashes (``WORK_SCHEMA``, 29 bytes), so its memory grows by well
+under 100 bytes per input row (``benchmarks/scale.py``); ``study_corpus.py`` then gathers the texts
+pair by pair. ``allocate`` does the same for frames in memory and returns the frames
+(``ALLOCATED_SCHEMA``: ``BITEXT_SCHEMA`` plus the row's ``unit``). ``monolingual_text`` derives the LM objectives' text from the
 training frames; ``decontaminate``, ``contaminated_rows``, ``overlap``, ``reused_units`` and
 ``reused_sentences`` are what the asset checks count (each is 0 on ``allocate``'s output).
 
@@ -65,23 +69,38 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
+import numpy as np
 import polars as pl
 
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, TEXT_SIDES
 from xrep_assets.errors import XrepError
-from xrep_assets.study import Corpus, LanguagePair, corpus_named
+from xrep_assets.study import LANGUAGES, Corpus, LanguagePair, corpus_named
 from xrep_assets.text.dedup import dedup_key
 
 UNIT = "unit"
 ALLOCATED_SCHEMA: dict[str, pl.DataType] = {**BITEXT_SCHEMA, UNIT: pl.String()}
-# ``allocate``'s working rows: the bitext, its pair, unit and the two sentence keys.
-ROWS_SCHEMA: dict[str, pl.DataType] = {
-    **BITEXT_SCHEMA, "pair": pl.String(), UNIT: pl.String(), "key_1": pl.String(), "key_2": pl.String()
+# ``decide``'s working rows, no text: the pair (index), the row's position in its pair's input, its
+# line, unit code, the two sentence keys' hashes and whether a side is an evaluation sentence.
+DECISION_SCHEMA: dict[str, pl.DataType] = {
+    "pair": pl.UInt8(), "pos": pl.UInt32(), "line_no": pl.Int64(), UNIT: pl.UInt64(),
+    "key_1": pl.UInt64(), "key_2": pl.UInt64(), "contaminated": pl.Boolean(),
 }
+MOVIE_SCHEMA: dict[str, pl.DataType] = {UNIT: pl.UInt64(), "name": pl.String()}
+# What ``decide`` keeps of them while it reads: the contaminated rows set aside, no line numbers
+# (the rows come in file order, which ``check_file_order`` makes sure of).
+WORK_SCHEMA: dict[str, pl.DataType] = {
+    name: DECISION_SCHEMA[name] for name in ("pair", "pos", UNIT, "key_1", "key_2")
+}
+BLOCK_BIT = 1 << 63  # block units' codes have it; movies' hashes (shifted right by one) never do
+MOVIE_SEED = 0x6D6F766965
+NO_RIVAL = np.iinfo(np.uint32).max  # a priority no row has
+NO_OWNER = 255  # a pair index no pair has (at most 255 pairs)
+# Per-language seeds of the sentence keys' hashes: one language's key never meets another's.
+LANGUAGE_SEEDS: dict[str, int] = {lang: 0x6B6579 + i for i, lang in enumerate(sorted(LANGUAGES))}
 FORBIDDEN_SCHEMA: dict[str, pl.DataType] = {"lang": pl.String(), "key": pl.String()}
 MONOLINGUAL_SCHEMA: dict[str, pl.DataType] = {"lang": pl.String(), "text": pl.String()}
 KEY_SIDES: tuple[tuple[str, str], ...] = (("key_1", "lang_1"), ("key_2", "lang_2"))
@@ -160,10 +179,7 @@ class Allocation:
 
     def stats_frame(self) -> pl.DataFrame:
         """One row per pair: ``pair`` and the counts of ``STAT_NAMES``."""
-        return pl.DataFrame(
-            [{"pair": key, **split.stats} for key, split in self.splits.items()],
-            schema={"pair": pl.String(), **{name: pl.Int64() for name in STAT_NAMES}},
-        )
+        return stats_frame({key: split.stats for key, split in self.splits.items()})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,6 +230,32 @@ def resolve_corpus(corpus: Corpus | str) -> Corpus:
 # The allocation
 
 
+@dataclass(frozen=True)
+class Decisions:
+    """What the allocation of one corpus decided, without a single text: per split, one row per
+    allocated bitext row (``pair``: index into ``pairs``; ``pos``: the row's position in its pair's
+    input; ``unit``: its unit's code, named in ``units``; ``key_1``, ``key_2``: its sentence keys),
+    in seeded order (``priority``)."""
+
+    corpus: str
+    params: AllocationParams
+    pairs: tuple[str, ...]
+    train: pl.DataFrame
+    validation: pl.DataFrame
+    units: pl.DataFrame  # unit (UInt64 code) -> name (``unit_id``'s string), for the allocated rows
+    stats: dict[str, dict[str, int]]
+    cap: int | None
+    rounds: int
+
+    def selected(self, split: str, pair: str) -> pl.DataFrame:
+        """``pos``, ``unit`` (the name) of one pair's rows of ``split``, in seeded order."""
+        rows = getattr(self, split).filter(pl.col("pair") == self.pairs.index(pair)).sort("priority")
+        return rows.join(self.units, on=UNIT, how="left", maintain_order="left").select("pos", pl.col("name").alias(UNIT))
+
+    def stats_frame(self) -> pl.DataFrame:
+        return stats_frame(self.stats)
+
+
 def allocate(
     frames: Mapping[str, pl.DataFrame],
     corpus: Corpus | str,
@@ -222,76 +264,143 @@ def allocate(
 ) -> Allocation:
     """Allocate the cleaned bitexts of one corpus (pair key -> ``BITEXT_SCHEMA`` frame) to pairs,
     validation and training (steps 0-4 of the module docstring). ``forbidden`` (``lang``, ``key``,
-    see ``forbidden_keys``) drops rows with an evaluation test sentence before anything else."""
+    see ``forbidden_keys``) drops rows with an evaluation test sentence before anything else.
+
+    The frames' texts are only read for their keys: ``decide`` works on ``decision_rows``, and the
+    allocated rows are gathered from the frames at the end."""
+    decisions = decide({key: [frame] for key, frame in frames.items()}, corpus, params, forbidden)
+    splits = {}
+    for key in decisions.pairs:
+        frame = frames[key].select(list(BITEXT_SCHEMA)).cast(BITEXT_SCHEMA)  # type: ignore[arg-type]
+        parts = {}
+        for split in ("train", "validation"):
+            chosen = decisions.selected(split, key)
+            parts[split] = frame[chosen.get_column("pos")].with_columns(chosen.get_column(UNIT))
+        splits[key] = PairSplit(parts["train"], parts["validation"], decisions.stats[key])
+    return Allocation(decisions.corpus, params, splits, decisions.cap, decisions.rounds)
+
+
+def decide(
+    batches: Mapping[str, Iterable[pl.DataFrame]],
+    corpus: Corpus | str,
+    params: AllocationParams = AllocationParams(),
+    forbidden: pl.DataFrame | None = None,
+) -> Decisions:
+    """The allocation's decisions for one corpus, given each pair's bitext as ``BITEXT_SCHEMA``
+    batches in file order (a parquet file read batch by batch): only ``WORK_SCHEMA`` rows are held,
+    29 bytes per input row, never the texts."""
     corpus = resolve_corpus(corpus)
     if params.block_size < 1:
         raise AllocationError(f"block_size must be at least 1, got {params.block_size}")
-    pairs = sorted(frames)
-    prepared = [prepared_rows(frames[key], corpus, key, params.block_size) for key in pairs]
-    rows = pl.concat([pl.DataFrame(schema=ROWS_SCHEMA), *prepared])
+    pairs = tuple(sorted(batches))
+    if len(pairs) > 255:
+        raise AllocationError(f"{corpus.key}: {len(pairs)} pairs; the allocation takes at most 255")
+    wanted = None if forbidden is None else forbidden_by_language(forbidden)
+    parts, tainted, movies = [], [], []
+    for index, key in enumerate(pairs):
+        offset, last_line = 0, None
+        for batch in batches[key]:
+            rows, names = decision_rows(batch, corpus, key, index, offset, params.block_size, wanted)
+            last_line = check_file_order(rows.get_column("line_no"), last_line, f"{corpus.key} {key}")
+            parts.append(rows.filter(~pl.col("contaminated")).select("pair", "pos", UNIT, "key_1", "key_2"))
+            tainted.append(rows.filter("contaminated").select("pair", UNIT))
+            movies.append(names)
+            offset += batch.height
+    rows = pl.concat([pl.DataFrame(schema=WORK_SCHEMA), *parts], rechunk=False)
+    tainted = pl.concat([pl.DataFrame(schema={"pair": pl.UInt8(), UNIT: pl.UInt64()}), *tainted])
+    del parts
+
+    # The seeded order: every unit's place among the units (by seeded hash, then name). From here on
+    # a unit is its place (UInt32), and (unit, pair, pos) is the rows' total order.
+    codes = pl.concat([rows.get_column(UNIT), tainted.get_column(UNIT)]).unique().sort()
+    units = unit_names(codes, pairs, pl.concat([pl.DataFrame(schema=MOVIE_SCHEMA), *movies]))
+    order = unit_order(units.get_column("name"), params.seed).sort("rank", UNIT).select(
+        pl.col(UNIT).alias("name"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("order")
+    )
+    units = units.join(order, on="name", how="left").sort(UNIT)
+    place = units.get_column("order").to_numpy()
+    sorted_codes = units.get_column(UNIT).to_numpy()
+    rows = rows.with_columns(pl.Series(UNIT, place[np.searchsorted(sorted_codes, rows.get_column(UNIT).to_numpy())]))
+    tainted = tainted.with_columns(pl.Series(UNIT, place[np.searchsorted(sorted_codes, tainted.get_column(UNIT).to_numpy())]))
+    units = units.select(pl.col("order").alias(UNIT), "name").sort(UNIT)
     stats = {key: dict.fromkeys(STAT_NAMES, 0) for key in pairs}
-    count_into(stats, rows, "rows_in", "units_in")
+    count_into(stats, pairs, pl.concat([rows.select("pair", UNIT), tainted]), "rows_in", "units_in")
 
-    # 0. decontamination
-    if forbidden is not None:
-        contaminated = contamination_mask(rows, forbidden)
-        count_into(stats, rows.filter(contaminated), "rows_contaminated")
-        rows = rows.filter(~contaminated)
-
-    # The seeded order: every row gets its unit's rank; (rank, unit, pair, line_no) is total.
-    rows = rows.join(unit_order(rows.get_column(UNIT), params.seed), on=UNIT, how="left")
+    # 0. decontamination (the rows were set aside as they were read)
+    count_into(stats, pairs, tainted, "rows_contaminated")
+    del tainted
 
     # 1. documents shared by several pairs
-    owners = owners_of_shared_units(rows, params.seed)
-    given_away = rows.join(owners, on=UNIT, how="inner").filter(pl.col("pair") != pl.col("owner"))
-    count_into(stats, given_away, "rows_to_other_pairs", "units_to_other_pairs")
-    rows = rows.join(given_away.select("pair", UNIT).unique(), on=["pair", UNIT], how="anti")
+    owners = owners_of_shared_units(rows, units, pairs, params.seed)
+    if owners.height:
+        owner_of_unit = np.full(units.height, NO_OWNER, dtype=np.uint8)
+        owner_of_unit[owners.get_column(UNIT).to_numpy()] = owners.get_column("owner").to_numpy()
+        owner = owner_of_unit[rows.get_column(UNIT).to_numpy()]
+        given = (owner != NO_OWNER) & (owner != rows.get_column("pair").to_numpy())
+        del owner
+        count_into(stats, pairs, rows.filter(given), "rows_to_other_pairs", "units_to_other_pairs")
+        rows = rows.filter(~given)
+        del given
 
     # 2. sentences used by several pairs
-    rows = rows.sort("rank", UNIT, "pair", "line_no").with_row_index("priority")
+    rows = rows.sort(UNIT, "pair", "pos").with_row_index("priority")
     kept, rounds = rows_without_reuse(rows)
-    count_into(stats, rows.join(kept.to_frame(), on="priority", how="anti"), "rows_sentence_reused")
-    rows = rows.join(kept.to_frame(), on="priority", how="semi")
-    count_into(stats, rows, None, "units_allocated")
+    count_into(stats, pairs, rows.filter(~kept), "rows_sentence_reused")
+    rows = rows.filter(kept)
+    del kept
+    count_into(stats, pairs, rows, None, "units_allocated")
 
     # 3. validation: the first units of each pair in seeded order
     held_out = validation_units(rows, params)
     validation = rows.join(held_out, on=["pair", UNIT], how="semi")
     train = rows.join(held_out, on=["pair", UNIT], how="anti")
-    count_into(stats, validation, "validation_rows", "validation_units")
+    del rows
+    count_into(stats, pairs, validation, "validation_rows", "validation_units")
     held_out_pairs = validation.select("pair", "key_1", "key_2").unique()
     repeats = train.join(held_out_pairs, on=["pair", "key_1", "key_2"], how="semi")
-    count_into(stats, repeats, "rows_repeating_validation")
+    count_into(stats, pairs, repeats, "rows_repeating_validation")
     train = train.join(repeats.select("priority"), on="priority", how="anti")
-    count_into(stats, train, "train_rows_uncapped", "train_units_uncapped")
+    count_into(stats, pairs, train, "train_rows_uncapped", "train_units_uncapped")
 
     # 4. cap: whole units in seeded order, the last one cut by rows
     cap = None
     if params.cap_to_smallest:
         cap = min((stats[key]["train_rows_uncapped"] for key in pairs), default=0)
         train = train.sort("priority").filter(pl.int_range(pl.len()).over("pair") < cap)
-    count_into(stats, train, "train_rows", "train_units")
+    count_into(stats, pairs, train, "train_rows", "train_units")
     for key in pairs:
         stats[key]["rows_capped"] = stats[key]["train_rows_uncapped"] - stats[key]["train_rows"]
 
-    splits = {
-        key: PairSplit(
-            train=allocated_frame(train, key),
-            validation=allocated_frame(validation, key),
-            stats=stats[key],
-        )
-        for key in pairs
-    }
-    return Allocation(corpus=corpus.key, params=params, splits=splits, cap=cap, rounds=rounds)
+    columns = ["pair", "priority", "pos", UNIT, "key_1", "key_2"]
+    train, validation = train.select(columns).sort("priority"), validation.select(columns).sort("priority")
+    kept_units = pl.concat([train.get_column(UNIT), validation.get_column(UNIT)]).unique().to_frame()
+    units = units.join(kept_units, on=UNIT, how="semi").select(UNIT, "name")
+    return Decisions(corpus.key, params, pairs, train, validation, units, stats, cap, rounds)
 
 
-def prepared_rows(frame: pl.DataFrame, corpus: Corpus, key: str, block_size: int) -> pl.DataFrame:
-    """One pair's rows in ``BITEXT_SCHEMA`` with ``pair``, ``unit`` and the two sentence keys."""
+def decision_rows(
+    batch: pl.DataFrame,
+    corpus: Corpus,
+    key: str,
+    index: int,
+    offset: int,
+    block_size: int,
+    forbidden: Mapping[str, pl.Series] | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One batch of a pair's bitext as ``DECISION_SCHEMA`` rows (``pos`` counted from ``offset``),
+    and the ``MOVIE_SCHEMA`` names of its movie units.
+
+    Units are UInt64 codes: a block is ``BLOCK_BIT | pair index << 40 | block number`` (its name
+    follows from the code); a movie is a hash of its name halved (named in the second frame). Sentence keys
+    are 64-bit hashes of ``sentence_key`` seeded by the language, compared for equality only: two
+    different sentences hashing alike (p ~ n^2 / 2^65, ~1e-5 for 2 x 10^7 sentences of one language)
+    could only make the allocation drop a row it would have kept, never keep a reused sentence.
+    """
     pair = LanguagePair.parse(key)  # a CatalogError for a malformed key or an unknown language
-    missing = [column for column in BITEXT_SCHEMA if column not in frame.columns]
+    missing = [column for column in BITEXT_SCHEMA if column not in batch.columns]
     if missing:
         raise AllocationError(f"{corpus.key} {key}: the frame lacks column(s) {', '.join(missing)}")
-    rows = frame.select(list(BITEXT_SCHEMA)).cast(BITEXT_SCHEMA)  # type: ignore[arg-type]
+    rows = batch.select(list(BITEXT_SCHEMA)).cast(BITEXT_SCHEMA)  # type: ignore[arg-type]
     for lang_col, expected in (("lang_1", pair.l1), ("lang_2", pair.l2)):
         wrong = rows.filter(pl.col(lang_col) != expected).head(1)
         if wrong.height:
@@ -299,103 +408,155 @@ def prepared_rows(frame: pl.DataFrame, corpus: Corpus, key: str, block_size: int
                 f"{corpus.key} {key}: line {wrong.item(0, 'line_no')} has {lang_col}="
                 f"{wrong.item(0, lang_col)!r}, expected {expected!r}"
             )
-    return rows.with_columns(
-        pl.lit(key).alias("pair"),
-        unit_id(corpus, key, block_size),
-        *(sentence_key(pl.col(side)).alias(key_col) for (side, _), (key_col, _) in zip(TEXT_SIDES, KEY_SIDES)),
+    block = pl.lit(BLOCK_BIT | index << 40, pl.UInt64) + ((pl.col("line_no") - 1) // block_size).cast(pl.UInt64)
+    movie = movie_of(pl.col("doc_id")) if corpus.has_document_ids else pl.lit(None, pl.String)
+    keys = {key_col: sentence_key(pl.col(side)) for (side, _), (key_col, _) in zip(TEXT_SIDES, KEY_SIDES)}
+    contaminated = pl.lit(False)
+    if forbidden is not None:
+        for (side, _), lang in zip(TEXT_SIDES, (pair.l1, pair.l2)):
+            if lang in forbidden:
+                keys_of_lang = forbidden[lang].implode()
+                contaminated = contaminated | sentence_key(pl.col(side)).is_in(keys_of_lang) | dedup_key(pl.col(side)).is_in(keys_of_lang)
+    work = rows.select(
+        pl.lit(index, pl.UInt8).alias("pair"),
+        (pl.int_range(pl.len(), dtype=pl.UInt32) + offset).alias("pos"),
+        "line_no",
+        movie.alias("movie"),
+        pl.when(movie.is_not_null()).then(movie.hash(MOVIE_SEED) // 2).otherwise(block).alias(UNIT),
+        *(keys[key_col].hash(LANGUAGE_SEEDS[lang]).alias(key_col) for key_col, lang in zip(keys, (pair.l1, pair.l2))),
+        contaminated.alias("contaminated"),
     )
+    names = work.filter(pl.col("movie").is_not_null()).select(UNIT, pl.col("movie").alias("name")).unique()
+    return work.select(list(DECISION_SCHEMA)), names
 
 
-def owners_of_shared_units(rows: pl.DataFrame, seed: int) -> pl.DataFrame:
-    """``unit``, ``owner`` for the units present in several pairs (step 1).
+def check_file_order(lines: pl.Series, previous: int | None, where: str) -> int | None:
+    """The last line number of a batch, after checking that the batch continues its pair's file in
+    increasing line order (so that position order is line order)."""
+    if not lines.len():
+        return previous
+    values = lines.to_numpy()
+    steps = np.diff(values if previous is None else np.concatenate([[previous], values]))
+    if (steps <= 0).any():
+        at = int(np.flatnonzero(steps <= 0)[0]) + (0 if previous is None else -1)
+        before = previous if at < 0 else int(values[at])
+        raise AllocationError(
+            f"{where}: line {int(values[at + 1])} comes after line {before}; the allocation reads each pair's rows in "
+            "increasing line order, as the readers and the cleaning write them"
+        )
+    return int(values[-1])
+
+
+def unit_names(units: pl.Series, pairs: Sequence[str], movies: pl.DataFrame) -> pl.DataFrame:
+    """``unit`` (code), ``name`` of the distinct units: blocks named from their code, movies from
+    ``movies``; two movie names hashing alike are refused (never merged)."""
+    codes = units.unique().sort().to_frame()
+    movies = movies.unique()
+    if movies.get_column(UNIT).n_unique() != movies.height:
+        raise AllocationError("two movie names of the corpus hash alike; allocate with another MOVIE_SEED")
+    blocks = codes.filter(pl.col(UNIT) >= BLOCK_BIT).with_columns(
+        pl.format(
+            "{}#{}",
+            ((pl.col(UNIT) - BLOCK_BIT) // (1 << 40)).cast(pl.Int64).replace_strict(dict(enumerate(pairs)), return_dtype=pl.String),
+            (pl.col(UNIT) % (1 << 40)).cast(pl.String),
+        ).alias("name")
+    )
+    return pl.concat([blocks, codes.join(movies, on=UNIT, how="inner")]).select(UNIT, "name")
+
+
+def forbidden_by_language(forbidden: pl.DataFrame) -> dict[str, pl.Series]:
+    """``forbidden`` (``lang``, ``key``) as each language's keys."""
+    missing = [column for column in FORBIDDEN_SCHEMA if column not in forbidden.columns]
+    if missing:
+        raise AllocationError(f"the forbidden sentences lack column(s) {', '.join(missing)}")
+    wanted = forbidden.select(list(FORBIDDEN_SCHEMA)).cast(FORBIDDEN_SCHEMA).unique()  # type: ignore[arg-type]
+    return {str(lang): frame.get_column("key") for (lang,), frame in wanted.group_by("lang")}
+
+
+def owners_of_shared_units(rows: pl.DataFrame, units: pl.DataFrame, pairs: Sequence[str], seed: int) -> pl.DataFrame:
+    """``unit``, ``owner`` (pair index) for the units present in several pairs (step 1).
 
     A loop over shared (unit, pair) entries, not over lines: a few per movie.
     """
-    per_pair = rows.group_by(UNIT, "pair").agg(pl.len().alias("rows"), pl.col("rank").first())
-    shared = per_pair.filter(pl.len().over(UNIT) > 1)
+    per_pair = rows.group_by(UNIT, "pair").agg(pl.len().alias("rows"))
+    shared = per_pair.filter(pl.len().over(UNIT) > 1).join(units.select(UNIT, "name"), on=UNIT, how="left")
     load = dict(
         per_pair.filter(pl.len().over(UNIT) == 1).group_by("pair").agg(pl.col("rows").sum()).iter_rows()
     )
-    owners: list[tuple[str, str]] = []
-    entries = shared.sort("rank", UNIT, "pair").select(UNIT, "pair", "rows").iter_rows()
+    owners: list[tuple[int, int]] = []
+    entries = shared.sort(UNIT, "pair").select(UNIT, "name", "pair", "rows").iter_rows()
     for unit, candidates in groupby(entries, key=lambda entry: entry[0]):
         candidates = list(candidates)
-        _, owner, rows_taken = min(
+        _, _, owner, rows_taken = min(
             candidates,
-            key=lambda entry: (load.get(entry[1], 0), seeded_hash(f"{entry[0]}\x1f{entry[1]}", seed)),
+            key=lambda entry: (load.get(entry[2], 0), seeded_hash(f"{entry[1]}\x1f{pairs[entry[2]]}", seed)),
         )
         load[owner] = load.get(owner, 0) + rows_taken
         owners.append((unit, owner))
-    return pl.DataFrame(owners, schema={UNIT: pl.String(), "owner": pl.String()}, orient="row")
+    return pl.DataFrame(owners, schema={UNIT: pl.UInt32(), "owner": pl.UInt8()}, orient="row")
 
 
-def rows_without_reuse(rows: pl.DataFrame) -> tuple[pl.Series, int]:
-    """The ``priority`` of the rows step 2 keeps, and the number of rounds it took.
+def rows_without_reuse(rows: pl.DataFrame) -> tuple[np.ndarray, int]:
+    """Which rows step 2 keeps (a mask over ``rows``), and the number of rounds it took.
 
-    ``rows`` carries ``priority`` (the seeded order), ``pair`` and the sentence keys. Only
-    sentences that occur in several pairs take part, as integer ids; rows without one are kept
-    outright.
+    ``rows`` carries ``priority`` (the seeded order: its row index), ``pair`` and the sentence keys
+    (which already tell the languages apart). Only sentences that occur in several pairs take part,
+    as *entries* (one per row side) sorted by (sentence, priority), in numpy arrays of 13 bytes each;
+    rows without one are kept outright. Each round keeps the rows none of whose entries has a better
+    (lower) priority in another pair of its sentence, then drops the rows of other pairs that share a
+    sentence with a kept one.
     """
-    pair_names = sorted(rows.get_column("pair").unique().to_list())
-    pair_index = pl.col("pair").cast(pl.Enum(pair_names)).to_physical().alias("pair")
-    sides = pl.concat(
-        [
-            rows.select("priority", pair_index, pl.col(lang_col).alias("lang"), pl.col(key_col).alias("key"))
-            for key_col, lang_col in KEY_SIDES
-        ]
-    )
-    # Sentence ids (integers, in no particular order) for the sentences of several pairs.
-    alive = (
-        sides.group_by("lang", "key")
-        .agg(pl.col("pair").n_unique().alias("pairs"), "priority", "pair")
-        .filter(pl.col("pairs") > 1)
-        .with_row_index("sentence")
-        .select("sentence", "priority", "pair")
-        .explode("priority", "pair")
-    )
-    kept = [rows.join(alive.select("priority"), on="priority", how="anti").get_column("priority")]
+    n = rows.height
+    key = np.concatenate([rows.get_column(key_col).to_numpy() for key_col, _ in KEY_SIDES])
+    order = np.lexsort((np.tile(np.arange(n, dtype=np.uint32), 2), key))
+    key = key[order]
+    prio = np.tile(rows.get_column("priority").to_numpy().astype(np.uint32), 2)[order]
+    pair = np.tile(rows.get_column("pair").to_numpy(), 2)[order]
+    del order
+    # Sentences of several pairs: a pair differing from the first one of the sentence.
+    starts = group_starts(key)
+    several = np.maximum.reduceat(pair, starts) != np.minimum.reduceat(pair, starts)
+    alive = np.repeat(several, np.diff(np.append(starts, key.size)))
+    key, prio, pair = key[alive], prio[alive], pair[alive]
+    kept = np.ones(n, dtype=bool)
+    kept[prio] = False  # decided in the rounds
+    decided = np.zeros(n, dtype=bool)
     rounds = 0
-    while alive.height:
+    while key.size:
         rounds += 1
-        # Per sentence, the two best pairs: a side competes with the best row of the *other* pairs.
-        best = (
-            alive.group_by("sentence", "pair")
-            .agg(pl.col("priority").min().alias("first"))
-            .sort("first")
-            .group_by("sentence")
-            .agg(
-                pl.col("pair").first().alias("best_pair"),
-                pl.col("first").first().alias("best"),
-                pl.col("first").slice(1, 1).first().alias("second"),
-            )
-        )
-        rival = pl.when(pl.col("pair") == pl.col("best_pair")).then(pl.col("second")).otherwise(pl.col("best"))
-        winners = (
-            alive.join(best, on="sentence", how="left")
-            .group_by("priority")
-            .agg((rival.is_null() | (pl.col("priority") < rival)).all().alias("wins"))
-            .filter(pl.col("wins"))
-            .select("priority")
-        )
-        kept.append(winners.get_column("priority"))
-        owned = (
-            alive.join(winners, on="priority", how="semi")
-            .select("sentence", pl.col("pair").alias("owner"))
-            .unique()
-        )
-        losers = (
-            alive.join(owned, on="sentence", how="inner")
-            .filter(pl.col("pair") != pl.col("owner"))
-            .select("priority")
-            .unique()
-        )
-        alive = alive.join(winners, on="priority", how="anti").join(losers, on="priority", how="anti")
-    return pl.concat(kept).sort(), rounds
+        starts = group_starts(key)
+        group = np.zeros(key.size, dtype=np.int32)
+        group[starts[1:]] = 1
+        group = np.cumsum(group, dtype=np.int32)  # each entry's sentence, 0 ..
+        best_pair, best = pair[starts], prio[starts]  # entries are sorted by priority within a sentence
+        others = np.where(pair != best_pair[group], prio, NO_RIVAL)
+        second = np.minimum.reduceat(others, starts)
+        rival = np.where(pair == best_pair[group], second[group], best[group])
+        beaten = np.zeros(n, dtype=bool)
+        beaten[prio[prio >= rival]] = True
+        winning = ~beaten[prio]
+        kept[prio[winning]] = True
+        # A sentence with a winning entry is owned by that entry's pair (only one pair can win it).
+        owned = np.maximum.reduceat(winning, starts)
+        owner = np.maximum.reduceat(np.where(winning, pair.astype(np.int16), -1), starts)
+        losing = owned[group] & (pair != owner[group])
+        decided[prio[winning]] = True
+        decided[prio[losing]] = True
+        alive = ~decided[prio]
+        key, prio, pair = key[alive], prio[alive], pair[alive]
+    return kept, rounds
+
+
+def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal values begins in a sorted array."""
+    if not sorted_keys.size:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
 
 
 def validation_units(rows: pl.DataFrame, params: AllocationParams) -> pl.DataFrame:
     """``pair``, ``unit`` of the units held out (step 3)."""
-    units = rows.group_by("pair", UNIT).agg(pl.col("rank").first()).sort("pair", "rank", UNIT)
+    units = rows.select("pair", UNIT).unique().sort("pair", UNIT)
     counts = units.group_by("pair").agg(pl.len().alias("n"))
     wanted = {pair: validation_count(n, params) for pair, n in counts.iter_rows()}
     return units.filter(
@@ -413,20 +574,27 @@ def validation_count(n_units: int, params: AllocationParams) -> int:
 
 
 def count_into(
-    stats: dict[str, dict[str, int]], rows: pl.DataFrame, rows_name: str | None, units_name: str | None = None
+    stats: dict[str, dict[str, int]],
+    pairs: Sequence[str],
+    rows: pl.DataFrame,
+    rows_name: str | None,
+    units_name: str | None = None,
 ) -> None:
-    """Add ``rows``' row and distinct-unit counts per pair to ``stats``."""
+    """Add ``rows``' row and distinct-unit counts per pair (an index into ``pairs``) to ``stats``."""
     counted = rows.group_by("pair").agg(pl.len().alias("rows"), pl.col(UNIT).n_unique().alias("units"))
     for pair, n_rows, n_units in counted.iter_rows():
         if rows_name:
-            stats[pair][rows_name] += n_rows
+            stats[pairs[pair]][rows_name] += n_rows
         if units_name:
-            stats[pair][units_name] += n_units
+            stats[pairs[pair]][units_name] += n_units
 
 
-def allocated_frame(rows: pl.DataFrame, pair: str) -> pl.DataFrame:
-    """One pair's rows in seeded order, in ``ALLOCATED_SCHEMA``."""
-    return rows.filter(pl.col("pair") == pair).sort("priority").select(list(ALLOCATED_SCHEMA))
+def stats_frame(stats: Mapping[str, Mapping[str, int]]) -> pl.DataFrame:
+    """One row per pair: ``pair`` and the counts of ``STAT_NAMES``."""
+    return pl.DataFrame(
+        [{"pair": key, **counts} for key, counts in stats.items()],
+        schema={"pair": pl.String(), **{name: pl.Int64() for name in STAT_NAMES}},
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -449,6 +617,26 @@ def monolingual_text(frames: Mapping[str, pl.DataFrame] | Iterable[pl.DataFrame]
     text = pl.concat(stacked).cast(MONOLINGUAL_SCHEMA)  # type: ignore[arg-type]
     first = pl.struct("lang", sentence_key(pl.col("text"))).is_first_distinct()
     return text.filter(first).sort("lang", maintain_order=True)
+
+
+def monolingual_firsts(decisions: Sequence[Decisions], pair_order: Sequence[str]) -> list[pl.DataFrame]:
+    """``monolingual_text`` on decisions, without texts: per corpus, ``pair`` (its index), ``priority``,
+    ``side`` (1 or 2) and ``first``, whether the side's sentence is the first occurrence of its
+    normalised sentence in its language in the order ``monolingual_text`` reads the training rows
+    (pairs in ``pair_order``, both corpora's rows of a pair in turn, each in seeded order)."""
+    sides = []
+    for index, d in enumerate(decisions):
+        rank = {i: pair_order.index(key) for i, key in enumerate(d.pairs)}
+        for side, (key_col, _) in enumerate(KEY_SIDES, start=1):
+            sides.append(d.train.select(
+                pl.col("pair").replace_strict(rank, return_dtype=pl.UInt16).alias("rank"),
+                pl.lit(index, pl.UInt8).alias("corpus"),
+                "pair", "priority", pl.lit(side, pl.UInt8).alias("side"), pl.col(key_col).alias("key"),
+            ))
+    ordered = pl.concat(sides).sort("rank", "corpus", "side", "priority")
+    del sides
+    firsts = ordered.select("corpus", "pair", "priority", "side", pl.col("key").is_first_distinct().alias("first"))
+    return [firsts.filter(pl.col("corpus") == index).drop("corpus") for index in range(len(decisions))]
 
 
 def empty_parts(rows: Mapping[tuple[str, str], int], lines: Mapping[str, int], pairs: Iterable[LanguagePair]) -> list[str]:

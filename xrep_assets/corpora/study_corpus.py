@@ -1,21 +1,43 @@
 """The study corpus: both corpora's cleaned bitexts allocated (`allocation.py`) and written as
 per-pair bitext (train / validation, both corpora together) and per-language monolingual training
-text; `build_study_corpus` is what the allocation worker runs for an `AllocateSpec`."""
+text; `build_study_corpus` is what the allocation worker runs for an `AllocateSpec`.
+
+Bounded memory: the decisions hold no text (`allocation.decide`, ~40 bytes per input row); the texts
+are then gathered pair by pair, one pass over each cleaned file, so at most one pair's allocated rows
+(both corpora) are in memory while they are written.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from xrep_assets.artifacts import ArtifactFolder, committing_file
-from xrep_assets.corpora.allocation import allocate, empty_parts, monolingual_text
-from xrep_assets.corpora.layout import STUDY_CORPUS_PARTS, monolingual_name, read_cleaned_bitexts, study_bitext_name
+from xrep_assets.corpora.allocation import (
+    ALLOCATED_SCHEMA,
+    MONOLINGUAL_SCHEMA,
+    UNIT,
+    Decisions,
+    decide,
+    empty_parts,
+    monolingual_firsts,
+    stats_frame,
+)
+from xrep_assets.corpora.layout import STUDY_CORPUS_PARTS, cleaned_bitext_file, monolingual_name, study_bitext_name
+from xrep_assets.corpora.readers import BITEXT_SCHEMA, TEXT_SIDES
 from xrep_assets.corpora.spec import AllocateSpec
 from xrep_assets.errors import EmptyOutputError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.study import CORPORA, LanguagePair
+
+READ_BATCH_ROWS = 200_000  # rows per read of a cleaned bitext: what a read holds besides the decisions
+STUDY_BITEXT_SCHEMA: dict[str, pl.DataType] = {**ALLOCATED_SCHEMA, "corpus": pl.String()}
+SPLITS = ("train", "validation")
 
 
 def build_study_corpus(spec: AllocateSpec, log: Callable[[str], None]) -> dict[str, object]:
@@ -24,21 +46,24 @@ def build_study_corpus(spec: AllocateSpec, log: Callable[[str], None]) -> dict[s
     store = ArtifactFolder(spec.artifacts_root, spec.artifacts_remote)
     pairs = [LanguagePair.parse(key) for key in spec.pairs]
     forbidden = pl.read_parquet(spec.forbidden) if spec.forbidden else None
-    allocations = [
-        allocate(read_cleaned_bitexts(store.path(), corpus, pairs), corpus, spec.params, forbidden)
-        for corpus in CORPORA.values()
-    ]
-    bitexts = {
-        (pair.key, split): pl.concat(
-            [getattr(a, split)()[pair.key].with_columns(pl.lit(a.corpus).alias("corpus")) for a in allocations]
-        )
-        for pair in pairs
-        for split in ("train", "validation")
-    }
-    monolingual = monolingual_text([frame for (_, split), frame in bitexts.items() if split == "train"])
-    lines = dict(monolingual.group_by("lang").len().iter_rows())
-    empty = empty_parts({key: frame.height for key, frame in bitexts.items()}, lines, pairs)
-    stats = pl.concat([a.stats_frame().with_columns(pl.lit(a.corpus).alias("corpus")) for a in allocations])
+    files = {(corpus.key, pair.key): cleaned_bitext_file(store.path(), corpus, pair)
+             for corpus in CORPORA.values() for pair in pairs}
+    decisions = []
+    for corpus in CORPORA.values():
+        batches = {pair.key: parquet_batches(files[corpus.key, pair.key]) for pair in pairs}
+        decisions.append(decide(batches, corpus, spec.params, forbidden))
+        log(f"allocated {corpus.key}: {decisions[-1].train.height:,} training rows, step 2 in {decisions[-1].rounds} rounds")
+    firsts = monolingual_firsts(decisions, spec.pairs)
+
+    sizes = {(pair.key, split): sum(d.selected(split, pair.key).height for d in decisions) for pair in pairs for split in SPLITS}
+    lines: dict[str, int] = {}
+    for d, flags in zip(decisions, firsts):
+        for index, side, count in flags.group_by("pair", "side").agg(pl.col("first").sum()).iter_rows():
+            parsed = LanguagePair.parse(d.pairs[index])
+            lang = (parsed.l1, parsed.l2)[side - 1]
+            lines[lang] = lines.get(lang, 0) + count
+    empty = empty_parts(sizes, lines, pairs)
+    stats = pl.concat([d.stats_frame().with_columns(pl.lit(d.corpus).alias("corpus")) for d in decisions])
     steps = stats.select("corpus", "pair", *[c for c in stats.columns if c not in ("corpus", "pair")])
     if empty:
         log(f"where the rows went:\n{markdown_table(steps)}")
@@ -46,27 +71,85 @@ def build_study_corpus(spec: AllocateSpec, log: Callable[[str], None]) -> dict[s
             "pretraining_corpus", f"cleaned_bitext of {', '.join(CORPORA)} x {len(pairs)} pairs",
             f"{', '.join(empty)} empty after allocation (a pair capped to an empty one? the log shows each step)",
         )
-    with store.writing_dir(*STUDY_CORPUS_PARTS) as tmp:
-        for (pair_key, split), frame in bitexts.items():
-            path = tmp / study_bitext_name(LanguagePair.parse(pair_key), split)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            frame.write_parquet(path)
-        (tmp / "monolingual").mkdir()
-        for (lang,), frame in monolingual.group_by("lang", maintain_order=True):
-            frame.write_parquet(tmp / monolingual_name(str(lang)))
+    with store.writing_dir(*STUDY_CORPUS_PARTS) as tmp, ExitStack() as open_files:
+        monolingual = {}
+        for lang in dict.fromkeys(lang for pair in pairs for lang in (pair.l1, pair.l2)):
+            (tmp / "monolingual").mkdir(exist_ok=True)
+            monolingual[lang] = open_files.enter_context(ParquetFile(tmp / monolingual_name(lang), MONOLINGUAL_SCHEMA))
+        for pair in pairs:
+            gathered = [gather(files[d.corpus, pair.key], d, pair.key) for d in decisions]
+            for split in SPLITS:
+                path = tmp / study_bitext_name(pair, split)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with ParquetFile(path, STUDY_BITEXT_SCHEMA) as bitext:
+                    for rows in gathered:
+                        bitext.write(rows[split])
+            for d, flags, rows in zip(decisions, firsts, gathered):
+                flags = flags.filter(pl.col("pair") == d.pairs.index(pair.key)).sort("priority")
+                for side, (text_col, _), lang in zip((1, 2), TEXT_SIDES, (pair.l1, pair.l2)):
+                    first = flags.filter(pl.col("side") == side).get_column("first")
+                    monolingual[lang].write(
+                        rows["train"].filter(first).select(pl.lit(lang).alias("lang"), pl.col(text_col).alias("text"))
+                    )
+            del gathered
 
-    sizes = pl.DataFrame(
-        [{"pair": pair, "split": split, "rows": frame.height} for (pair, split), frame in bitexts.items()]
-    )
-    log(f"allocated: {sizes}")
+    sizes_frame = pl.DataFrame([{"pair": pair, "split": split, "rows": rows} for (pair, split), rows in sizes.items()])
+    log(f"allocated: {sizes_frame}")
     return {
-        "train_rows": int(sizes.filter(pl.col("split") == "train")["rows"].sum()),
-        "validation_rows": int(sizes.filter(pl.col("split") == "validation")["rows"].sum()),
-        "monolingual_sentences": monolingual.height,
-        "sizes": markdown(markdown_table(sizes.pivot("split", index="pair", values="rows"))),
+        "train_rows": sum(rows for (_, split), rows in sizes.items() if split == "train"),
+        "validation_rows": sum(rows for (_, split), rows in sizes.items() if split == "validation"),
+        "monolingual_sentences": sum(lines.values()),
+        "sizes": markdown(markdown_table(sizes_frame.pivot("split", index="pair", values="rows"))),
         "allocation_steps": markdown(markdown_table(steps)),
         "path": str(store.path(*STUDY_CORPUS_PARTS)),
     }
+
+
+def parquet_batches(path: Path) -> Iterator[pl.DataFrame]:
+    """A cleaned bitext in ``BITEXT_SCHEMA`` batches, in file order (read when iterated)."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS, columns=list(BITEXT_SCHEMA)):
+        yield pl.DataFrame(pl.from_arrow(batch))
+
+
+def gather(path: Path, decisions: Decisions, pair: str) -> dict[str, pl.DataFrame]:
+    """One pair's allocated rows of one corpus, per split in seeded order, in ``STUDY_BITEXT_SCHEMA``:
+    one pass over its cleaned file, keeping the chosen positions of each batch."""
+    chosen = pl.concat([
+        decisions.selected(split, pair).with_columns(pl.lit(split).alias("split"), pl.int_range(pl.len()).alias("rank"))
+        for split in SPLITS
+    ]).sort("pos")
+    positions = chosen.get_column("pos").to_numpy()
+    pieces, offset = [], 0
+    for batch in parquet_batches(path):
+        low, high = np.searchsorted(positions, [offset, offset + batch.height])
+        pieces.append(batch[positions[low:high] - offset])
+        offset += batch.height
+    rows = pl.concat([pl.DataFrame(schema=BITEXT_SCHEMA), *pieces]).with_columns(
+        chosen.get_column(UNIT), chosen.get_column("split"), chosen.get_column("rank"),
+        pl.lit(decisions.corpus).alias("corpus"),
+    )
+    return {
+        split: rows.filter(pl.col("split") == split).sort("rank").select(list(STUDY_BITEXT_SCHEMA))
+        for split in SPLITS
+    }
+
+
+class ParquetFile:
+    """A parquet file written frame by frame in a fixed schema (an empty file if none comes)."""
+
+    def __init__(self, path: Path, schema: dict[str, pl.DataType]):
+        self.schema = pl.DataFrame(schema=schema).to_arrow().schema
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self.writer.write_table(frame.to_arrow().cast(self.schema))
+
+    def __enter__(self) -> "ParquetFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.writer.close()
 
 
 def markdown(text: str) -> dict[str, str]:

@@ -13,12 +13,12 @@ from pathlib import Path
 import dagster as dg
 
 from xrep_assets.errors import XrepError
-from xrep_assets.execution.commands import worker_command
+from xrep_assets.execution.commands import WORKER_ALLOCATOR_ENV, worker_command
 from xrep_assets.profiles import Profile
 
 # OpenMP threads that spin while they wait steal the cores from each other on a shared machine: a
 # probe head's step took 100x longer (benchmarks/README.md). An explicit setting wins.
-WORKER_ENV = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+WORKER_ENV = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"), **WORKER_ALLOCATOR_ENV}
 
 
 class LauncherError(XrepError):

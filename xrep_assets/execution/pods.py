@@ -13,7 +13,7 @@ from pathlib import PurePath, PurePosixPath
 
 from xrep_assets.environment import ARTIFACTS_DIR_ENV_VAR
 from xrep_assets.errors import XrepError
-from xrep_assets.execution.commands import worker_command
+from xrep_assets.execution.commands import WORKER_ALLOCATOR_ENV, worker_command
 
 ALLOCATE_WORKER = "xrep_assets.workers.allocate"
 PRETRAIN_WORKER = "xrep_assets.workers.pretrain"
@@ -134,9 +134,11 @@ def worker_pod_spec(resources: StepResources, settings: ClusterSettings, command
     if resources.gpus:
         quantities[GPU_RESOURCE] = str(resources.gpus)
     # The worker reads the run's settings, profile included, from its spec; the pod's environment
-    # holds only the deployment's: the artifact root (the volume, as `paths` reads it) and the token.
+    # holds only the deployment's: the artifact root (the volume, as `paths` reads it), the allocator's
+    # setting and the token.
     env = [
         {"name": ARTIFACTS_DIR_ENV_VAR, "value": settings.artifacts_mount_path},
+        *({"name": name, "value": value} for name, value in WORKER_ALLOCATOR_ENV.items()),
         # Optional: public checkpoints download without a token.
         {
             "name": HF_TOKEN_ENV_VAR,

@@ -18,14 +18,15 @@ def joint_tokenizer(
 ) -> dg.MaterializeResult:
     """The joint subword vocabulary of the six pretraining languages; unpartitioned (one for the study).
 
-    One sentencepiece unigram model over the pretraining corpus's monolingual text, mixed by
-    temperature sampling, language tags as special tokens; saved so `AutoTokenizer` loads it. The
-    tokenizer worker trains it (a subprocess here, a many-core pod in Kubernetes). Metadata:
-    `vocab_size` and `fertility/<language>`: subword tokens per word (per character for Chinese) on
+    One sentencepiece unigram model over a seeded sample of the pretraining corpus's monolingual
+    text (at most the profile's `tokenizer_sample_sentences` lines, mixed by temperature sampling),
+    language tags as special tokens; saved so `AutoTokenizer` loads it. The tokenizer worker trains
+    it (a subprocess here, a many-core pod in Kubernetes). Metadata: `vocab_size`, `sample_lines`,
+    `threads`, and `fertility/<language>`: subword tokens per word (per character for Chinese) on
     the language's first 2,000 allocated lines.
     """
     profile = study.resolved()
     spec = TokenizeSpec(str(artifacts.path()), profile.tokenizer_vocab_size, profile.tokenizer_sample_alpha,
-                        artifacts.remote)
+                        profile.tokenizer_sample_sentences, artifacts.remote, threads=profile.threads)
     spec_path = spec.write(artifacts.path("specs", "tokenizer", f"{context.run_id}.json"))
     return launcher.launch(context, TOKENIZE_WORKER, spec_path, profile)

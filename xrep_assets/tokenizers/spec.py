@@ -27,4 +27,12 @@ class TokenizeSpec(SpecFile):
     artifacts_root: str  # reads the pretraining corpus there, writes `tokenizer/`
     vocab_size: int
     sample_alpha: float
+    sample_sentences: int  # the most lines sentencepiece trains on
     artifacts_remote: str | None = None
+    threads: int | None = None  # sentencepiece's; None: the CPUs the worker may use (its pod's limit)
+
+    def __post_init__(self) -> None:
+        if self.sample_sentences < 1:
+            raise TokenizeSpecError(f"sample_sentences must be at least 1, got {self.sample_sentences}")
+        if self.threads is not None and self.threads < 1:
+            raise TokenizeSpecError(f"threads must be at least 1 (or null for the worker's CPUs), got {self.threads}")
