@@ -42,6 +42,7 @@ from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.layout import clean_bitext_parts, raw_bitext_parts
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip
 from xrep_assets.corpora.spec import AllocateSpec
+from xrep_assets.execution.pods import ALLOCATE_WORKER, TOKENIZE_WORKER, step_resources
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.profiles import PROFILES
 from xrep_assets.study import (
@@ -485,6 +486,16 @@ def at_rows(fit: dict, rows: float) -> tuple[float, float]:
     return seconds, max(peak, fit["largest_peak_bytes"])
 
 
+def pod_check(worker: str, peak: float) -> dict:
+    """The paper profile's pod memory for ``worker`` and whether one process of ``peak`` bytes fits it."""
+    quantity = step_resources(worker, "paper").memory
+    units = {"Gi": 2**30, "Mi": 2**20}
+    if quantity[-2:] not in units:
+        raise SystemExit(f"pod memory {quantity!r} of {worker}: expected a quantity in Gi or Mi")
+    limit = float(quantity[:-2]) * units[quantity[-2:]]
+    return {"pod_memory_gib": limit / 2**30, "fits_pod": peak <= limit}
+
+
 def extrapolation(fitted: dict[str, dict], corpora: list[str], n_pairs: int, sample_sentences: int) -> dict[str, dict]:
     """The full study (2 corpora x 15 pairs x 25M rows) on one node, from each step's fitted curves.
     The curves are in the benchmark's input rows R (all of ``corpora``), so a study-size process is
@@ -517,10 +528,12 @@ def extrapolation(fitted: dict[str, dict], corpora: list[str], n_pairs: int, sam
         "how": f"{processes} process(es) at once, each on {STUDY_CORPUS_ROWS * len(corpora) / 1e6:g}M rows "
                f"({', '.join(corpora)}), {peak / 2**30:.1f} GiB each",
     }
+    out["allocation"] |= pod_check(ALLOCATE_WORKER, peak)
     seconds, peak = at_rows(fitted["tokenizer"], STUDY_CORPUS_ROWS * len(CORPORA))
     out["tokenizer"] = {
         "hours": seconds / 3600,
         "memory_gib": peak / 2**30,
+        **pod_check(TOKENIZE_WORKER, peak),
         "how": f"one process on the study's text ({STUDY_CORPUS_ROWS * len(CORPORA) / 1e6:g}M input rows), "
                f"sample capped at {sample_sentences:,} sentences as measured (the paper's cap: "
                f"{PROFILES['paper'].tokenizer_sample_sentences:,})",
@@ -593,8 +606,11 @@ def report(sizes: list[dict], corpora: list[str], pairs: tuple[LanguagePair, ...
         print(f"\nextrapolation to the full study ({len(CORPORA)} corpora x {len(LANGUAGE_PAIRS)} pairs x "
               f"{STUDY_PARTITION_ROWS / 1e6:g}M rows) on a {NODE_CORES}-core, {NODE_MEMORY / 2**30:g} GiB node:")
         for step, e in study.items():
+            pod = ""
+            if "pod_memory_gib" in e:
+                pod = f"; the paper pod's {e['pod_memory_gib']:g} GiB: {'fits' if e['fits_pod'] else 'does NOT fit'}"
             print(f"  {step}: {e['hours']:.2f} h, {e['memory_gib']:.1f} GiB "
-                  f"({'fits' if e['fits_node'] else 'does NOT fit'} the node): {e['how']}")
+                  f"({'fits' if e['fits_node'] else 'does NOT fit'} the node{pod}): {e['how']}")
         result |= {"fits": fitted, "extrapolation": study}
     else:
         print("\none size: no exponents or extrapolation (give --rows at least two sizes)")

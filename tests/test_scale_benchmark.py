@@ -61,6 +61,9 @@ def test_table_exponents_extrapolation_and_targets_are_reported(tiny_run):
         assert f"  {step}: time " in stdout  # its exponents
         assert result["extrapolation"][step]["hours"] > 0 and result["extrapolation"][step]["memory_gib"] > 0
     assert "extrapolation to the full study (2 corpora x 15 pairs x 25M rows)" in stdout
+    # the worker steps' study-size processes against their paper pods' memory
+    assert result["extrapolation"]["allocation"]["pod_memory_gib"] > 0
+    assert "the paper pod's" in stdout
     names = [check["name"] for check in result["targets"]]
     assert "allocation marginal peak bytes per input row" in names and "tokenizer memory exponent" in names
     assert stdout.count("-> PASS") + stdout.count("-> FAIL") == len(result["targets"])
