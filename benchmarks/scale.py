@@ -456,6 +456,9 @@ def fits(sizes: list[dict]) -> dict[str, dict]:
             "time_log_coefficient": time_log_coefficient,
             "memory_exponent": power_law(rows, peaks)[0],
             "marginal_bytes_per_row": (peaks[-1] - peaks[0]) / (rows[-1] - rows[0]),
+            # the slope between the two largest sizes: what still grows once the batches, samples
+            # and start-up are at their size (cleaning's batch holds 100k rows of a partition)
+            "top_marginal_bytes_per_row": (peaks[-1] - peaks[-2]) / (rows[-1] - rows[-2]),
             "largest_rows": rows[-1],
             "largest_peak_bytes": peaks[-1],
         }
@@ -479,10 +482,10 @@ def targets(fitted: dict[str, dict]) -> list[dict]:
 
 
 def at_rows(fit: dict, rows: float) -> tuple[float, float]:
-    """Seconds (the time law) and peak bytes (linear from the largest size with the marginal bytes
-    per row, never below the largest size's peak) of a step's process at ``rows`` input rows."""
+    """Seconds (the time law) and peak bytes (linear from the largest size with the slope between
+    the two largest sizes, never below the largest size's peak) of a step's process at ``rows`` input rows."""
     seconds = math.exp(fit["time_log_coefficient"]) * rows ** fit["time_exponent"]
-    peak = fit["largest_peak_bytes"] + max(0.0, fit["marginal_bytes_per_row"]) * (rows - fit["largest_rows"])
+    peak = fit["largest_peak_bytes"] + max(0.0, fit["top_marginal_bytes_per_row"]) * (rows - fit["largest_rows"])
     return seconds, max(peak, fit["largest_peak_bytes"])
 
 
@@ -517,7 +520,7 @@ def extrapolation(fitted: dict[str, dict], corpora: list[str], n_pairs: int, sam
     out = {"cleaning": {
         "hours": math.ceil(study_partitions / parallel) * per_partition / 3600,
         "memory_gib": parallel * peak / 2**30,
-        "how": f"{study_partitions} partitions of {STUDY_PARTITION_ROWS / 1e6:g}M rows, {parallel} processes at a "
+        "how": f"{study_partitions} partitions of {STUDY_PARTITION_ROWS / 1e6:g}M rows, {parallel} at a "
                f"time, {per_partition / 3600:.2f} h and {peak / 2**30:.2f} GiB each",
     }}
     seconds, peak = at_rows(fitted["allocation"], STUDY_CORPUS_ROWS * len(corpora))
