@@ -42,6 +42,7 @@ from xrep_assets.corpora.cleaning import CleaningParams, clean_bitext_batches
 from xrep_assets.corpora.layout import clean_bitext_parts, raw_bitext_parts
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, read_moses_zip
 from xrep_assets.corpora.spec import AllocateSpec
+from xrep_assets.execution.launchers import WORKER_ENV
 from xrep_assets.execution.pods import ALLOCATE_WORKER, TOKENIZE_WORKER, step_resources
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
 from xrep_assets.profiles import PROFILES
@@ -363,7 +364,9 @@ sys.exit(os.waitstatus_to_exitcode(status))
 def measured(command: list[str], log: Path) -> Measured:
     """Wall time and peak resident memory of ``command`` in a fresh process; its output goes to
     ``log``, and its result is its output's last line if that is JSON."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    # The environment the local launcher gives a worker (its allocator setting included).
+    env = dict(os.environ, **WORKER_ENV,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     usage = log.with_suffix(".usage.json")
     with log.open("w") as out:
         done = subprocess.run([sys.executable, "-c", LAUNCHER, str(usage), *command],

@@ -35,7 +35,7 @@ from xrep_assets.errors import EmptyOutputError
 from xrep_assets.markdown import markdown_table
 from xrep_assets.study import CORPORA, LanguagePair
 
-READ_BATCH_ROWS = 200_000  # rows per read of a cleaned bitext: what a read holds besides the decisions
+READ_BATCH_ROWS = 50_000  # rows per read of a cleaned bitext: its texts and keys are what a read holds besides the decisions
 STUDY_BITEXT_SCHEMA: dict[str, pl.DataType] = {**ALLOCATED_SCHEMA, "corpus": pl.String()}
 SPLITS = ("train", "validation")
 
