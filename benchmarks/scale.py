@@ -430,9 +430,32 @@ def tokenizer(root: Path, vocab_size: int, sample_sentences: int) -> dict:
         sample_alpha=PROFILES["paper"].tokenizer_sample_alpha,
         sample_sentences=sample_sentences,
     )
-    path = spec.write(root / "specs" / "tokenize.json")
-    run = measured([sys.executable, "-m", "xrep_assets.workers.tokenize", str(path)], root / "tokenize.log")
-    return {"seconds": run.seconds, "peak_bytes": run.peak_bytes, "processes": 1}
+    path = spec.write(root / "specs" / f"tokenize-{sample_sentences}.json")
+    run = measured([sys.executable, "-m", "xrep_assets.workers.tokenize", str(path)], root / f"tokenize-{sample_sentences}.log")
+    return {"seconds": run.seconds, "peak_bytes": run.peak_bytes, "processes": 1,
+            "sample_lines": run.result.get("sample_lines")}
+
+
+def tokenizer_caps(root: Path, vocab_size: int, caps: list[int], measured_cap: dict) -> dict:
+    """The tokenizer's memory and time against its sample cap, on one study folder: what sizes the
+    tokenizer pod, since at a fixed cap neither grows with the corpus. Fitted as power laws in the
+    sample's lines and extrapolated to the paper profile's cap."""
+    runs = {cap: tokenizer(root, vocab_size, cap) for cap in caps}
+    runs[measured_cap["cap"]] = measured_cap["run"]
+    caps = sorted(runs)
+    lines = [runs[cap]["sample_lines"] or cap for cap in caps]
+    paper = PROFILES["paper"].tokenizer_sample_sentences
+    time_b, time_log_a = power_law(lines, [runs[c]["seconds"] for c in caps])
+    # Memory: what is left once the process's fixed start-up (imports) is taken out grows with the sample.
+    memory_b, memory_log_a = power_law(lines, [runs[c]["peak_bytes"] for c in caps])
+    per_line = (runs[caps[-1]]["peak_bytes"] - runs[caps[0]]["peak_bytes"]) / (lines[-1] - lines[0])
+    at_paper = runs[caps[-1]]["peak_bytes"] + per_line * (paper - lines[-1])
+    return {
+        "caps": caps, "sample_lines": lines, "runs": {str(c): runs[c] for c in caps},
+        "time_exponent": time_b, "memory_exponent": memory_b, "bytes_per_sample_line": per_line,
+        "paper_cap": paper, "paper_hours": math.exp(time_log_a) * paper ** time_b / 3600,
+        "paper_memory_gib": at_paper / 2**30, **pod_check(TOKENIZE_WORKER, at_paper),
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -570,6 +593,7 @@ def run_size(root: Path, rows: int, corpora: list[str], pairs: tuple[LanguagePai
     steps = {"cleaning": cleaning(root, corpora, pairs)}
     steps["allocation"] = allocation(root, corpora, pairs)
     steps["tokenizer"] = tokenizer(root, args.vocab_size, args.sample_sentences)
+    steps["tokenizer"]["cap"] = args.sample_sentences
     for name, step in steps.items():
         print(f"  {name}: {step['seconds']:.1f} s, peak {step['peak_bytes'] / 2**20:,.0f} MiB", flush=True)
     removed = ", ".join(f"{name} {count:,}" for name, count in steps["cleaning"]["removed"].items() if count)
@@ -589,7 +613,8 @@ def print_table(sizes: list[dict]) -> None:
                   f"| {size['rows'] / s['seconds']:,.0f} | {s['peak_bytes'] / size['rows']:,.0f} |")
 
 
-def report(sizes: list[dict], corpora: list[str], pairs: tuple[LanguagePair, ...], args: argparse.Namespace) -> None:
+def report(sizes: list[dict], corpora: list[str], pairs: tuple[LanguagePair, ...], args: argparse.Namespace,
+           caps: dict | None = None) -> None:
     """The table, the exponents, the extrapolation and the targets; all of it as JSON with ``--json``."""
     print_table(sizes)
     result: dict = {
@@ -620,6 +645,17 @@ def report(sizes: list[dict], corpora: list[str], pairs: tuple[LanguagePair, ...
         result |= {"fits": fitted, "extrapolation": study}
     else:
         print("\none size: no exponents or extrapolation (give --rows at least two sizes)")
+    if caps:
+        print("\nthe tokenizer against its sample cap (largest corpus):\n\n| cap | sample lines | seconds | peak MiB |\n|---:|---:|---:|---:|")
+        for cap, lines in zip(caps["caps"], caps["sample_lines"]):
+            run = caps["runs"][str(cap)]
+            print(f"| {cap:,} | {lines:,} | {run['seconds']:.1f} | {run['peak_bytes'] / 2**20:,.0f} |")
+        print(f"\n  exponents in the sample's lines: time {caps['time_exponent']:.2f}, memory {caps['memory_exponent']:.2f}; "
+              f"{caps['bytes_per_sample_line']:,.0f} B per sample line at the margin")
+        print(f"  at the paper's cap ({caps['paper_cap']:,} lines, vocabulary {args.vocab_size:,}): "
+              f"{caps['paper_hours']:.2f} h, {caps['paper_memory_gib']:.1f} GiB; the paper pod's "
+              f"{caps['pod_memory_gib']:g} GiB: {'fits' if caps['fits_pod'] else 'does NOT fit'}")
+        result["tokenizer_caps"] = caps
     print("\ntargets:")
     for check in checks:
         print(f"  {check['name']}: {check['value']:,.3f} ({check['target']}) -> {'PASS' if check['passed'] else 'FAIL'}")
@@ -640,6 +676,9 @@ def main() -> None:
     parser.add_argument("--sample-sentences", type=int, default=BENCHMARK_SAMPLE_SENTENCES,
                         help="the tokenizer's sample cap (the paper profile's: "
                              f"{PROFILES['paper'].tokenizer_sample_sentences:,})")
+    parser.add_argument("--tokenizer-caps", default="",
+                        help="also run the tokenizer at these sample caps (comma-separated) on the largest size's "
+                             "corpus, and extrapolate its memory and time to the paper's cap")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the results there")
     parser.add_argument("--keep", type=Path,
@@ -661,14 +700,19 @@ def main() -> None:
             raise SystemExit(f"{work}: {free / 2**30:.1f} GiB free, the largest size needs about {need / 2**30:.1f} "
                              "GiB (--keep DIR on a larger disk, or smaller --rows)")
         makers = {lang: SentenceMaker(v) for lang, v in vocabularies().items()}
-        results = []
+        results, caps = [], None
         for rows in sizes:
             root = work / f"rows-{rows}"
             shutil.rmtree(root, ignore_errors=True)
             results.append(run_size(root, rows, corpora, pairs, makers, args))
+            if rows == sizes[-1] and args.tokenizer_caps:
+                measured_cap = {"cap": args.sample_sentences, "run": results[-1]["steps"]["tokenizer"]}
+                wanted = sorted({int(c) for c in args.tokenizer_caps.split(",")} - {args.sample_sentences})
+                print(f"\nthe tokenizer at sample caps {', '.join(f'{c:,}' for c in wanted)} on the largest corpus", flush=True)
+                caps = tokenizer_caps(root, args.vocab_size, wanted, measured_cap)
             if not args.keep:
                 shutil.rmtree(root)  # the next size gets the disk
-        report(results, corpora, pairs, args)
+        report(results, corpora, pairs, args, caps)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
