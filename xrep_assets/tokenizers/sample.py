@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
-
 # The lines of one language at the given positions, in that order (a position may repeat).
 LineReader = Callable[[str, Sequence[int]], list[str]]
 
