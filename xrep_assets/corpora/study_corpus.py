@@ -9,7 +9,7 @@ are then gathered pair by pair, one pass over each cleaned file, so at most one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -56,12 +56,7 @@ def build_study_corpus(spec: AllocateSpec, log: Callable[[str], None]) -> dict[s
     firsts = monolingual_firsts(decisions, spec.pairs)
 
     sizes = {(pair.key, split): sum(d.selected(split, pair.key).height for d in decisions) for pair in pairs for split in SPLITS}
-    lines: dict[str, int] = {}
-    for d, flags in zip(decisions, firsts):
-        for index, side, count in flags.group_by("pair", "side").agg(pl.col("first").sum()).iter_rows():
-            parsed = LanguagePair.parse(d.pairs[index])
-            lang = (parsed.l1, parsed.l2)[side - 1]
-            lines[lang] = lines.get(lang, 0) + count
+    lines = monolingual_lines(decisions, firsts)
     empty = empty_parts(sizes, lines, pairs)
     stats = pl.concat([d.stats_frame().with_columns(pl.lit(d.corpus).alias("corpus")) for d in decisions])
     steps = stats.select("corpus", "pair", *[c for c in stats.columns if c not in ("corpus", "pair")])
@@ -71,27 +66,8 @@ def build_study_corpus(spec: AllocateSpec, log: Callable[[str], None]) -> dict[s
             "pretraining_corpus", f"cleaned_bitext of {', '.join(CORPORA)} x {len(pairs)} pairs",
             f"{', '.join(empty)} empty after allocation (a pair capped to an empty one? the log shows each step)",
         )
-    with store.writing_dir(*STUDY_CORPUS_PARTS) as tmp, ExitStack() as open_files:
-        monolingual = {}
-        for lang in dict.fromkeys(lang for pair in pairs for lang in (pair.l1, pair.l2)):
-            (tmp / "monolingual").mkdir(exist_ok=True)
-            monolingual[lang] = open_files.enter_context(ParquetFile(tmp / monolingual_name(lang), MONOLINGUAL_SCHEMA))
-        for pair in pairs:
-            gathered = [gather(files[d.corpus, pair.key], d, pair.key) for d in decisions]
-            for split in SPLITS:
-                path = tmp / study_bitext_name(pair, split)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with ParquetFile(path, STUDY_BITEXT_SCHEMA) as bitext:
-                    for rows in gathered:
-                        bitext.write(rows[split])
-            for d, flags, rows in zip(decisions, firsts, gathered):
-                flags = flags.filter(pl.col("pair") == d.pairs.index(pair.key)).sort("priority")
-                for side, (text_col, _), lang in zip((1, 2), TEXT_SIDES, (pair.l1, pair.l2)):
-                    first = flags.filter(pl.col("side") == side).get_column("first")
-                    monolingual[lang].write(
-                        rows["train"].filter(first).select(pl.lit(lang).alias("lang"), pl.col(text_col).alias("text"))
-                    )
-            del gathered
+    with store.writing_dir(*STUDY_CORPUS_PARTS) as tmp:
+        write_study_corpus(tmp, pairs, decisions, firsts, files)
 
     sizes_frame = pl.DataFrame([{"pair": pair, "split": split, "rows": rows} for (pair, split), rows in sizes.items()])
     log(f"allocated: {sizes_frame}")
@@ -103,6 +79,49 @@ def build_study_corpus(spec: AllocateSpec, log: Callable[[str], None]) -> dict[s
         "allocation_steps": markdown(markdown_table(steps)),
         "path": str(store.path(*STUDY_CORPUS_PARTS)),
     }
+
+
+def monolingual_lines(decisions: Sequence[Decisions], firsts: Sequence[pl.DataFrame]) -> dict[str, int]:
+    """Lines of each language's monolingual text, counted on the first-occurrence flags."""
+    lines: dict[str, int] = {}
+    for d, flags in zip(decisions, firsts):
+        for index, side, count in flags.group_by("pair", "side").agg(pl.col("first").sum()).iter_rows():
+            pair = LanguagePair.parse(d.pairs[index])
+            lang = (pair.l1, pair.l2)[side - 1]
+            lines[lang] = lines.get(lang, 0) + count
+    return lines
+
+
+def write_study_corpus(
+    folder: Path,
+    pairs: Sequence[LanguagePair],
+    decisions: Sequence[Decisions],
+    firsts: Sequence[pl.DataFrame],
+    files: Mapping[tuple[str, str], Path],
+) -> None:
+    """The study folder's files, pair by pair: each split's rows of both corpora in turn, and each
+    side's first occurrences appended to its language's monolingual text."""
+    (folder / "monolingual").mkdir()
+    with ExitStack() as open_files:
+        monolingual = {
+            lang: open_files.enter_context(ParquetSink(folder / monolingual_name(lang), MONOLINGUAL_SCHEMA))
+            for lang in dict.fromkeys(lang for pair in pairs for lang in (pair.l1, pair.l2))
+        }
+        for pair in pairs:
+            gathered = [gather(files[d.corpus, pair.key], d, pair.key) for d in decisions]
+            for split in SPLITS:
+                path = folder / study_bitext_name(pair, split)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with ParquetSink(path, STUDY_BITEXT_SCHEMA) as bitext:
+                    for rows in gathered:
+                        bitext.write(rows[split])
+            for d, flags, rows in zip(decisions, firsts, gathered):
+                flags = flags.filter(pl.col("pair") == d.pairs.index(pair.key)).sort("priority")
+                for side, (text_col, _), lang in zip((1, 2), TEXT_SIDES, (pair.l1, pair.l2)):
+                    first = flags.filter(pl.col("side") == side).get_column("first")
+                    monolingual[lang].write(
+                        rows["train"].filter(first).select(pl.lit(lang).alias("lang"), pl.col(text_col).alias("text"))
+                    )
 
 
 def parquet_batches(path: Path) -> Iterator[pl.DataFrame]:
@@ -134,7 +153,7 @@ def gather(path: Path, decisions: Decisions, pair: str) -> dict[str, pl.DataFram
     }
 
 
-class ParquetFile:
+class ParquetSink:
     """A parquet file written frame by frame in a fixed schema (an empty file if none comes)."""
 
     def __init__(self, path: Path, schema: dict[str, pl.DataType]):
@@ -145,7 +164,7 @@ class ParquetFile:
         if frame.height:
             self.writer.write_table(frame.to_arrow().cast(self.schema))
 
-    def __enter__(self) -> "ParquetFile":
+    def __enter__(self) -> "ParquetSink":
         return self
 
     def __exit__(self, *exc) -> None:
