@@ -68,7 +68,7 @@ def test_gpu_limits_follow_the_step():
     assert "nvidia.com/gpu" not in limits[TOKENIZE_WORKER]["requests"]
     # Requests equal limits (Guaranteed QoS), GPUs included: the API server rejects them unequal.
     assert all(r["requests"] == r["limits"] for r in limits.values())
-    assert limits[TOKENIZE_WORKER]["limits"] == {"cpu": "32", "memory": "128Gi"}
+    assert limits[TOKENIZE_WORKER]["limits"] == {"cpu": "32", "memory": "64Gi"}
 
 
 def test_only_gpu_steps_tolerate_the_gpu_taint():

@@ -56,14 +56,16 @@ class StepResources:
 # so a cluster without GPUs can smoke-test the deployment.
 STEP_RESOURCES: dict[str, dict[str, StepResources]] = {
     "paper": {
-        # The allocation of one corpus at a time: memory grows with its rows (benchmarks/scale.py).
-        ALLOCATE_WORKER: StepResources(gpus=0, cpu="8", memory="64Gi", shm_size="1Gi"),
+        # The allocation: ~85 B per input row held (benchmarks/scale.py), 62 GiB extrapolated to the
+        # study's 750M rows; the rest is margin for real corpora (more units, longer texts gathered).
+        ALLOCATE_WORKER: StepResources(gpus=0, cpu="8", memory="96Gi", shm_size="1Gi"),
         # One 8-GPU node per training run: DDP inside the pod, no cross-node rendezvous to set up.
         PRETRAIN_WORKER: StepResources(gpus=8, cpu="48", memory="384Gi", shm_size="64Gi"),
         # Probing and fine-tuning one checkpoint on one task fit on one GPU.
         SCORE_WORKER: StepResources(gpus=1, cpu="8", memory="64Gi", shm_size="8Gi"),
-        # sentencepiece over the six languages' sampled text: CPU-bound and memory-hungry.
-        TOKENIZE_WORKER: StepResources(gpus=0, cpu="32", memory="128Gi", shm_size="1Gi"),
+        # sentencepiece over the six languages' sample, capped at 10M lines: CPU-bound; ~27 GiB
+        # extrapolated from 0.2M-0.8M-line samples (benchmarks/scale.py), twice that for the margin.
+        TOKENIZE_WORKER: StepResources(gpus=0, cpu="32", memory="64Gi", shm_size="1Gi"),
     },
     "tiny": {
         ALLOCATE_WORKER: StepResources(gpus=0, cpu="2", memory="2Gi", shm_size="256Mi"),
