@@ -436,6 +436,25 @@ def tokenizer(root: Path, vocab_size: int, sample_sentences: int) -> dict:
             "sample_lines": run.result.get("sample_lines")}
 
 
+def cleaning_partition(work: Path, sizes: list[int], makers: dict[str, SentenceMaker], seed: int) -> dict:
+    """Cleaning of one partition (UNPC-like en-fr) at growing sizes: what one cleaning process holds
+    once its batches and the raw file's row groups are at their size, i.e. how its memory grows with
+    a partition's rows (the de-duplication's 8-byte keys)."""
+    pair = LanguagePair.parse("en-fr")
+    runs = []
+    for rows in sizes:
+        root = work / f"partition-{rows}"
+        shutil.rmtree(root, ignore_errors=True)
+        generated = write_corpus(root, "unpc", rows, (pair,), makers, seed)
+        run = measured([sys.executable, __file__, "--step", "clean", str(root), "unpc", pair.key], root / "clean.log")
+        runs.append({"rows": generated["rows"], "seconds": run.seconds, "peak_bytes": run.peak_bytes})
+        shutil.rmtree(root)
+    per_row = (runs[-1]["peak_bytes"] - runs[0]["peak_bytes"]) / (runs[-1]["rows"] - runs[0]["rows"])
+    at_study = runs[-1]["peak_bytes"] + per_row * (STUDY_PARTITION_ROWS - runs[-1]["rows"])
+    return {"runs": runs, "bytes_per_row": per_row, "study_partition_rows": STUDY_PARTITION_ROWS,
+            "study_partition_gib": at_study / 2**30}
+
+
 def tokenizer_caps(root: Path, vocab_size: int, caps: list[int], measured_cap: dict) -> dict:
     """The tokenizer's memory and time against its sample cap, on one study folder: what sizes the
     tokenizer pod, since at a fixed cap neither grows with the corpus. Fitted as power laws in the
@@ -614,7 +633,7 @@ def print_table(sizes: list[dict]) -> None:
 
 
 def report(sizes: list[dict], corpora: list[str], pairs: tuple[LanguagePair, ...], args: argparse.Namespace,
-           caps: dict | None = None) -> None:
+           caps: dict | None = None, partition: dict | None = None) -> None:
     """The table, the exponents, the extrapolation and the targets; all of it as JSON with ``--json``."""
     print_table(sizes)
     result: dict = {
@@ -656,6 +675,13 @@ def report(sizes: list[dict], corpora: list[str], pairs: tuple[LanguagePair, ...
               f"{caps['paper_hours']:.2f} h, {caps['paper_memory_gib']:.1f} GiB; the paper pod's "
               f"{caps['pod_memory_gib']:g} GiB: {'fits' if caps['fits_pod'] else 'does NOT fit'}")
         result["tokenizer_caps"] = caps
+    if partition:
+        print("\ncleaning one partition (UNPC-like en-fr):\n\n| rows | seconds | peak MiB |\n|---:|---:|---:|")
+        for run in partition["runs"]:
+            print(f"| {run['rows']:,} | {run['seconds']:.1f} | {run['peak_bytes'] / 2**20:,.0f} |")
+        print(f"\n  {partition['bytes_per_row']:,.1f} B per partition row at the margin: a "
+              f"{partition['study_partition_rows'] / 1e6:g}M-row partition ~{partition['study_partition_gib']:.2f} GiB")
+        result["cleaning_partition"] = partition
     print("\ntargets:")
     for check in checks:
         print(f"  {check['name']}: {check['value']:,.3f} ({check['target']}) -> {'PASS' if check['passed'] else 'FAIL'}")
@@ -679,6 +705,9 @@ def main() -> None:
     parser.add_argument("--tokenizer-caps", default="",
                         help="also run the tokenizer at these sample caps (comma-separated) on the largest size's "
                              "corpus, and extrapolate its memory and time to the paper's cap")
+    parser.add_argument("--cleaning-partition", default="",
+                        help="also clean one partition at these sizes (comma-separated rows): how one cleaning "
+                             "process grows with its partition once its batches are full")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the results there")
     parser.add_argument("--keep", type=Path,
@@ -712,7 +741,12 @@ def main() -> None:
                 caps = tokenizer_caps(root, args.vocab_size, wanted, measured_cap)
             if not args.keep:
                 shutil.rmtree(root)  # the next size gets the disk
-        report(results, corpora, pairs, args, caps)
+        partition = None
+        if args.cleaning_partition:
+            wanted = sorted({int(r) for r in args.cleaning_partition.split(",")})
+            print(f"\ncleaning one partition of {', '.join(f'{r:,}' for r in wanted)} rows", flush=True)
+            partition = cleaning_partition(work, wanted, makers, args.seed)
+        report(results, corpora, pairs, args, caps, partition)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
