@@ -682,6 +682,11 @@ def report(sizes: list[dict], corpora: list[str], pairs: tuple[LanguagePair, ...
         print(f"\n  {partition['bytes_per_row']:,.1f} B per partition row at the margin: a "
               f"{partition['study_partition_rows'] / 1e6:g}M-row partition ~{partition['study_partition_gib']:.2f} GiB")
         result["cleaning_partition"] = partition
+        rows, peaks = [r["rows"] for r in partition["runs"]], [r["peak_bytes"] for r in partition["runs"]]
+        if len(rows) > 1:
+            exponent = power_law(rows, peaks)[0]
+            checks.append({"name": "cleaning memory exponent over one partition's rows", "value": exponent,
+                           "target": f"<= {TARGET_FLAT_MEMORY_EXPONENT}", "passed": exponent <= TARGET_FLAT_MEMORY_EXPONENT})
     print("\ntargets:")
     for check in checks:
         print(f"  {check['name']}: {check['value']:,.3f} ({check['target']}) -> {'PASS' if check['passed'] else 'FAIL'}")
