@@ -15,16 +15,13 @@ from xrep_assets.corpora.allocation import (
     UNIT,
     AllocationParams,
     allocate,
-    contamination_mask,
-    decontaminate,
     forbidden_keys,
-    monolingual_text,
     overlap,
     seeded_hash,
     sentence_key,
-    unit_id,
     unit_order,
 )
+from allocation_reference import contamination_mask, decontaminate, monolingual_text, unit_id
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, bitext_frame, read_moses_zip
 from xrep_assets.fixtures import OPUS_MIRROR
 from xrep_assets.study import CORPORA, LANGUAGE_PAIRS, PRETRAINING_LANGUAGES, CatalogError, LanguagePair

@@ -18,7 +18,8 @@ from xrep_assets.corpora.cleaning import clean_bitext
 from xrep_assets.corpora.partitions import corpus_pair_key
 from xrep_assets.corpora.readers import bitext_frame, read_moses_zip
 from xrep_assets.corpora.resources import OpusSource
-from xrep_assets.corpora.layout import monolingual_texts, read_cleaned_bitexts, read_study_bitext
+from allocation_reference import monolingual_texts, read_cleaned_bitexts
+from xrep_assets.corpora.layout import read_study_bitext
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.evaluation.checks import no_test_contamination
 from xrep_assets.evaluation.partitions import score_key

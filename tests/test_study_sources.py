@@ -19,7 +19,8 @@ from conftest import write_hub_layout_qam
 
 from xrep_assets import cli, orchestration, profiles
 from xrep_assets.corpora.partitions import corpus_pair_key
-from xrep_assets.corpora.layout import monolingual_texts, study_corpus_dir
+from allocation_reference import monolingual_texts
+from xrep_assets.corpora.layout import study_corpus_dir
 from xrep_assets.definitions import build_definitions
 from xrep_assets.evaluation.assets import task_data_source
 from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR

@@ -6,17 +6,17 @@ counts of what each step did. It holds no text: per input row the pair, the row'
 unit and two 64-bit sentence-key hashes (``WORK_SCHEMA``, 29 bytes), so its memory grows by well
 under 100 bytes per input row (``benchmarks/scale.py``); ``study_corpus.py`` then gathers the texts
 pair by pair. ``allocate`` does the same for frames in memory and returns the frames
-(``ALLOCATED_SCHEMA``: ``BITEXT_SCHEMA`` plus the row's ``unit``). ``monolingual_text`` derives the LM objectives' text from the
-training frames; ``decontaminate``, ``contaminated_rows``, ``overlap``, ``reused_units`` and
-``reused_sentences`` are what the asset checks count (each is 0 on ``allocate``'s output).
+(``ALLOCATED_SCHEMA``: ``BITEXT_SCHEMA`` plus the row's ``unit``). ``monolingual_firsts`` derives
+which sentences make the LM objectives' text; ``overlap`` is what the validation check counts (the
+tests' ``tests/allocation_reference.py`` holds the same rules on frames with texts).
 
 **Sentence identity** (``sentence_key``): NFKC, then ``text.dedup.dedup_key`` (lowercase; digits,
 punctuation, symbols and whitespace removed), per language. Evaluation sentences become forbidden
 keys with ``forbidden_keys``, which also keeps each text's plain ``dedup_key`` so that whatever
 ``xglue.contamination.contaminated_sentences`` would flag is removed here too.
 
-**Units.** Rows are allocated in units that are never split between pairs or splits
-(``unit_id``):
+**Units.** Rows are allocated in units that are never split between pairs or splits (named by
+``unit_names``):
 
 - corpora with document ids (OpenSubtitles): the *movie*, ``year/imdb id`` from the document path
   (``en/1191/3276470/6159145.xml.gz`` -> ``1191/3276470``). The path names the first language's
@@ -184,15 +184,6 @@ class Allocation:
 
 # --------------------------------------------------------------------------------------------------
 # Units, keys and the seeded order
-
-
-def unit_id(corpus: Corpus | str, pair: str, block_size: int = AllocationParams.block_size) -> pl.Expr:
-    """The allocation unit of each row of one pair's bitext (see the module docstring)."""
-    corpus = resolve_corpus(corpus)
-    block = pl.format("{}#{}", pl.lit(pair), ((pl.col("line_no") - 1) // block_size).cast(pl.String))
-    if not corpus.has_document_ids:
-        return block.alias(UNIT)
-    return pl.coalesce(movie_of(pl.col("doc_id")), block).alias(UNIT)
 
 
 def movie_of(doc_id: pl.Expr) -> pl.Expr:
@@ -601,24 +592,6 @@ def stats_frame(stats: Mapping[str, Mapping[str, int]]) -> pl.DataFrame:
 # Outputs and checks
 
 
-def monolingual_text(frames: Mapping[str, pl.DataFrame] | Iterable[pl.DataFrame]) -> pl.DataFrame:
-    """``lang``, ``text``: both sides of the given bitexts (the training frames: the LM objectives
-    see no validation text), each normalised sentence once per language, first occurrence kept,
-    grouped by language in the order pairs (by key) and rows come."""
-    if isinstance(frames, Mapping):
-        frames = [frames[key] for key in sorted(frames)]
-    stacked = [
-        frame.select(pl.col(lang_col).alias("lang"), pl.col(side).alias("text"))
-        for frame in frames
-        for side, lang_col in TEXT_SIDES
-    ]
-    if not stacked:
-        return pl.DataFrame(schema=MONOLINGUAL_SCHEMA)
-    text = pl.concat(stacked).cast(MONOLINGUAL_SCHEMA)  # type: ignore[arg-type]
-    first = pl.struct("lang", sentence_key(pl.col("text"))).is_first_distinct()
-    return text.filter(first).sort("lang", maintain_order=True)
-
-
 def monolingual_firsts(decisions: Sequence[Decisions], pair_order: Sequence[str]) -> list[pl.DataFrame]:
     """``monolingual_text`` on decisions, without texts: per corpus, ``pair`` (its index), ``priority``,
     ``side`` (1 or 2) and ``first``, whether the side's sentence is the first occurrence of its
@@ -664,32 +637,6 @@ def forbidden_keys(texts: pl.DataFrame) -> pl.DataFrame:
         .unique()
         .sort("lang", "key")
     )
-
-
-def contamination_mask(frame: pl.DataFrame, forbidden: pl.DataFrame) -> pl.Series:
-    """True for the rows with a forbidden sentence: either side of a bitext frame, or the text of a
-    monolingual one (``lang``, ``text``). ``forbidden`` is ``lang``, ``key`` (``forbidden_keys``)."""
-    missing = [column for column in FORBIDDEN_SCHEMA if column not in forbidden.columns]
-    if missing:
-        raise AllocationError(f"the forbidden sentences lack column(s) {', '.join(missing)}")
-    wanted = forbidden.select(list(FORBIDDEN_SCHEMA)).cast(FORBIDDEN_SCHEMA).unique()  # type: ignore[arg-type]
-    sides = [("text", "lang")] if {"lang", "text"} <= set(frame.columns) else list(TEXT_SIDES)
-    indexed = frame.with_row_index("row")
-    keys = pl.concat(
-        [
-            indexed.select("row", pl.col(lang_col).cast(pl.String).alias("lang"), to_key(pl.col(side)).alias("key"))
-            for side, lang_col in sides
-            for to_key in (sentence_key, dedup_key)
-        ]
-    )
-    hits = keys.join(wanted, on=["lang", "key"], how="semi").get_column("row").unique()
-    return indexed.select(pl.col("row").is_in(hits.implode()).alias("contaminated")).to_series()
-
-
-def decontaminate(frame: pl.DataFrame, forbidden: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """``frame`` without its rows that contain a forbidden sentence, and how many were removed."""
-    mask = contamination_mask(frame, forbidden)
-    return frame.filter(~mask), int(mask.sum())
 
 
 def overlap(train: pl.DataFrame | Iterable[pl.DataFrame], validation: pl.DataFrame) -> int:

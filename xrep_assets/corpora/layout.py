@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +43,6 @@ def cleaned_bitext_file(root: Path, corpus: Corpus, pair: LanguagePair) -> Path:
             "materialize cleaned_bitext for that partition first"
         )
     return path
-
-
-def read_cleaned_bitexts(root: Path, corpus: Corpus, pairs: Iterable[LanguagePair]) -> dict[str, pl.DataFrame]:
-    """The cleaned bitext of each pair of one corpus, in memory (small corpora and tests)."""
-    return {pair.key: pl.read_parquet(cleaned_bitext_file(root, corpus, pair)) for pair in pairs}
 
 
 def study_corpus_dir(root: Path) -> Path:
@@ -128,15 +123,3 @@ def monolingual_head(root: Path, lang: str, lines: int) -> list[str]:
     folder = study_corpus_dir(root)
     available = monolingual_line_counts(folder, [lang])[lang]
     return read_monolingual_lines(folder, lang, range(min(lines, available)))
-
-
-def monolingual_texts(root: Path) -> dict[str, list[str]]:
-    """The LM objectives' training text per language (the allocated training split only)."""
-    folder = study_corpus_dir(root)
-    if not (folder / "monolingual").exists():
-        raise XrepError(f"no pretraining corpus at {folder}: materialize pretraining_corpus first")
-    return {
-        lang: pl.read_parquet(folder / monolingual_name(lang))["text"].to_list()
-        for lang in PRETRAINING_LANGUAGES
-        if (folder / monolingual_name(lang)).exists()
-    }
