@@ -239,7 +239,7 @@ async def test_a_spec_off_the_shared_volume_is_refused_before_any_pod(kmock, kub
 
 # The tokenizer's pod and spec under each profile, from pods.STEP_RESOURCES and profiles.PROFILES.
 TOKENIZER_POD = {
-    "paper": ({"cpu": "32", "memory": "128Gi"}, "1Gi", 100_000),
+    "paper": ({"cpu": "32", "memory": "64Gi"}, "1Gi", 100_000),
     "tiny": ({"cpu": "2", "memory": "2Gi"}, "256Mi", 2000),
 }
 
