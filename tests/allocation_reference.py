@@ -1,7 +1,7 @@
 """The allocation's rules on frames that hold the texts, as the in-memory implementation applied them
 before issue 17: the tests' references for what `allocation.decide` and `study_corpus` compute on
 keys and hashes (units by name, monolingual text, contamination), and the old in-memory readers of
-the corpus layout."""
+the corpus layout; `allocate`, the allocation of frames in memory on top of `decide`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from pathlib import Path
 
 import polars as pl
 
+from dataclasses import dataclass
+
 from xrep_assets.corpora.allocation import (
+    decide,
+    stats_frame,
     FORBIDDEN_SCHEMA,
     MONOLINGUAL_SCHEMA,
     UNIT,
@@ -21,7 +25,7 @@ from xrep_assets.corpora.allocation import (
     sentence_key,
 )
 from xrep_assets.corpora.layout import cleaned_bitext_file, monolingual_name, study_corpus_dir
-from xrep_assets.corpora.readers import TEXT_SIDES
+from xrep_assets.corpora.readers import BITEXT_SCHEMA, TEXT_SIDES
 from xrep_assets.errors import XrepError
 from xrep_assets.study import PRETRAINING_LANGUAGES, Corpus, LanguagePair
 from xrep_assets.text.dedup import dedup_key
@@ -95,3 +99,61 @@ def monolingual_texts(root: Path) -> dict[str, list[str]]:
         for lang in PRETRAINING_LANGUAGES
         if (folder / monolingual_name(lang)).exists()
     }
+
+
+@dataclass(frozen=True)
+class PairSplit:
+    """One pair's share: ``train`` and ``validation`` (``ALLOCATED_SCHEMA``) and its counts."""
+
+    train: pl.DataFrame
+    validation: pl.DataFrame
+    stats: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Pair key -> ``PairSplit`` for every pair given, and the training size all were cut to."""
+
+    corpus: str
+    params: AllocationParams
+    splits: dict[str, PairSplit]
+    cap: int | None  # None when ``cap_to_smallest`` is off
+    rounds: int = 0  # rounds step 2 took (for the logs)
+
+    def train(self) -> dict[str, pl.DataFrame]:
+        return {key: split.train for key, split in self.splits.items()}
+
+    def validation(self) -> dict[str, pl.DataFrame]:
+        return {key: split.validation for key, split in self.splits.items()}
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Pair key -> training and validation rows together (what the reuse checks read)."""
+        return {key: pl.concat([split.train, split.validation]) for key, split in self.splits.items()}
+
+    def stats_frame(self) -> pl.DataFrame:
+        """One row per pair: ``pair`` and the counts of ``STAT_NAMES``."""
+        return stats_frame({key: split.stats for key, split in self.splits.items()})
+
+
+def allocate(
+    frames: Mapping[str, pl.DataFrame],
+    corpus: Corpus | str,
+    params: AllocationParams = AllocationParams(),
+    forbidden: pl.DataFrame | None = None,
+) -> Allocation:
+    """Allocate the cleaned bitexts of one corpus (pair key -> ``BITEXT_SCHEMA`` frame) to pairs,
+    validation and training (steps 0-4 of the module docstring). ``forbidden`` (``lang``, ``key``,
+    see ``forbidden_keys``) drops rows with an evaluation test sentence before anything else.
+
+    The frames' texts are only read for their keys: ``decide`` works on ``decision_rows``, and the
+    allocated rows are gathered from the frames at the end."""
+    decisions = decide({key: [frame] for key, frame in frames.items()}, corpus, params, forbidden)
+    splits = {}
+    for key in decisions.pairs:
+        frame = frames[key].select(list(BITEXT_SCHEMA)).cast(BITEXT_SCHEMA)  # type: ignore[arg-type]
+        parts = {}
+        for split in ("train", "validation"):
+            chosen = decisions.selected(split, key)
+            parts[split] = frame[chosen.get_column("pos")].with_columns(chosen.get_column(UNIT))
+        splits[key] = PairSplit(parts["train"], parts["validation"], decisions.stats[key])
+    return Allocation(decisions.corpus, params, splits, decisions.cap, decisions.rounds)

@@ -14,14 +14,13 @@ from xrep_assets.corpora.allocation import (
     AllocationError,
     UNIT,
     AllocationParams,
-    allocate,
     forbidden_keys,
     overlap,
     seeded_hash,
     sentence_key,
     unit_order,
 )
-from allocation_reference import contamination_mask, decontaminate, monolingual_text, unit_id
+from allocation_reference import allocate, contamination_mask, decontaminate, monolingual_text, unit_id
 from xrep_assets.corpora.readers import BITEXT_SCHEMA, bitext_frame, read_moses_zip
 from xrep_assets.fixtures import OPUS_MIRROR
 from xrep_assets.study import CORPORA, LANGUAGE_PAIRS, PRETRAINING_LANGUAGES, CatalogError, LanguagePair

@@ -11,7 +11,8 @@ from xrep_assets.checkpoints.models import count_parameters
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.resources import HubSource
 from xrep_assets.checkpoints.record import TRAINING_LOG, content_revision, read_record
-from xrep_assets.corpora.allocation import AllocationParams, allocate
+from allocation_reference import allocate
+from xrep_assets.corpora.allocation import AllocationParams
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
 from xrep_assets.corpora.checks import CORPUS_CHECKS
 from xrep_assets.corpora.cleaning import clean_bitext

@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from test_allocation import fixture_frames
-from xrep_assets.corpora.allocation import AllocationError, AllocationParams, allocate, decide, forbidden_keys
+from allocation_reference import allocate
+from xrep_assets.corpora.allocation import AllocationError, AllocationParams, decide, forbidden_keys
 from xrep_assets.corpora.layout import clean_bitext_parts
 from xrep_assets.corpora.readers import BITEXT_SCHEMA
 from xrep_assets.corpora.spec import AllocateSpec

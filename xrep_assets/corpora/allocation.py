@@ -5,8 +5,8 @@ returns ``Decisions``: per pair, which rows go to training and to validation, in
 counts of what each step did. It holds no text: per input row the pair, the row's position, its
 unit and two 64-bit sentence-key hashes (``WORK_SCHEMA``, 29 bytes), so its memory grows by well
 under 100 bytes per input row (``benchmarks/scale.py``); ``study_corpus.py`` then gathers the texts
-pair by pair. ``allocate`` does the same for frames in memory and returns the frames
-(``ALLOCATED_SCHEMA``: ``BITEXT_SCHEMA`` plus the row's ``unit``). ``monolingual_firsts`` derives
+pair by pair into ``ALLOCATED_SCHEMA`` frames (``BITEXT_SCHEMA`` plus the row's ``unit``; the tests'
+``allocate`` does it for frames in memory). ``monolingual_firsts`` derives
 which sentences make the LM objectives' text; ``overlap`` is what the validation check counts (the
 tests' ``tests/allocation_reference.py`` holds the same rules on frames with texts).
 
@@ -132,7 +132,7 @@ class AllocationError(XrepError):
 
 @dataclass(frozen=True)
 class AllocationParams:
-    """Settings of ``allocate``.
+    """Settings of ``decide``.
 
     - ``seed``: the seeded order of units, hence every choice; same inputs and seed, same output.
     - ``block_size``: lines per unit where the corpus has no document ids (UNPC).
@@ -146,40 +146,6 @@ class AllocationParams:
     validation_rate: float = 1 / 2000
     min_validation_units: int = 1
     cap_to_smallest: bool = True
-
-
-@dataclass(frozen=True)
-class PairSplit:
-    """One pair's share: ``train`` and ``validation`` (``ALLOCATED_SCHEMA``) and its counts."""
-
-    train: pl.DataFrame
-    validation: pl.DataFrame
-    stats: dict[str, int]
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """Pair key -> ``PairSplit`` for every pair given, and the training size all were cut to."""
-
-    corpus: str
-    params: AllocationParams
-    splits: dict[str, PairSplit]
-    cap: int | None  # None when ``cap_to_smallest`` is off
-    rounds: int = 0  # rounds step 2 took (for the logs)
-
-    def train(self) -> dict[str, pl.DataFrame]:
-        return {key: split.train for key, split in self.splits.items()}
-
-    def validation(self) -> dict[str, pl.DataFrame]:
-        return {key: split.validation for key, split in self.splits.items()}
-
-    def frames(self) -> dict[str, pl.DataFrame]:
-        """Pair key -> training and validation rows together (what the reuse checks read)."""
-        return {key: pl.concat([split.train, split.validation]) for key, split in self.splits.items()}
-
-    def stats_frame(self) -> pl.DataFrame:
-        """One row per pair: ``pair`` and the counts of ``STAT_NAMES``."""
-        return stats_frame({key: split.stats for key, split in self.splits.items()})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -245,30 +211,6 @@ class Decisions:
 
     def stats_frame(self) -> pl.DataFrame:
         return stats_frame(self.stats)
-
-
-def allocate(
-    frames: Mapping[str, pl.DataFrame],
-    corpus: Corpus | str,
-    params: AllocationParams = AllocationParams(),
-    forbidden: pl.DataFrame | None = None,
-) -> Allocation:
-    """Allocate the cleaned bitexts of one corpus (pair key -> ``BITEXT_SCHEMA`` frame) to pairs,
-    validation and training (steps 0-4 of the module docstring). ``forbidden`` (``lang``, ``key``,
-    see ``forbidden_keys``) drops rows with an evaluation test sentence before anything else.
-
-    The frames' texts are only read for their keys: ``decide`` works on ``decision_rows``, and the
-    allocated rows are gathered from the frames at the end."""
-    decisions = decide({key: [frame] for key, frame in frames.items()}, corpus, params, forbidden)
-    splits = {}
-    for key in decisions.pairs:
-        frame = frames[key].select(list(BITEXT_SCHEMA)).cast(BITEXT_SCHEMA)  # type: ignore[arg-type]
-        parts = {}
-        for split in ("train", "validation"):
-            chosen = decisions.selected(split, key)
-            parts[split] = frame[chosen.get_column("pos")].with_columns(chosen.get_column(UNIT))
-        splits[key] = PairSplit(parts["train"], parts["validation"], decisions.stats[key])
-    return Allocation(decisions.corpus, params, splits, decisions.cap, decisions.rounds)
 
 
 def decide(
