@@ -10,15 +10,18 @@ import random
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from test_allocation import fixture_frames
 from allocation_reference import allocate
-from xrep_assets.corpora.allocation import AllocationError, AllocationParams, decide, forbidden_keys
+from xrep_assets.corpora.allocation import MONOLINGUAL_SCHEMA, AllocationError, AllocationParams, decide, forbidden_keys
 from xrep_assets.corpora.layout import clean_bitext_parts
 from xrep_assets.corpora.readers import BITEXT_SCHEMA
 from xrep_assets.corpora.spec import AllocateSpec
-from xrep_assets.corpora.study_corpus import build_study_corpus, forbidden_file
+from xrep_assets.corpora.study_corpus import ParquetSink, build_study_corpus, forbidden_file
 from xrep_assets.study import CORPORA, LANGUAGE_PAIRS, PRETRAINING_LANGUAGES, Corpus, LanguagePair
 
 # Letters, not digits: the sentence keys drop digits.
@@ -151,3 +154,28 @@ def test_decisions_hold_no_text_and_about_thirty_bytes_per_row():
     # Batches or one frame: the same decisions.
     whole = decide({key: [frame] for key, frame in frames.items()}, CORPORA["unpc"], PARAMS)
     assert decisions.train.equals(whole.train) and decisions.validation.equals(whole.validation)
+
+
+@settings(max_examples=40, deadline=None)
+@given(total=st.integers(0, 60), cuts=st.lists(st.integers(0, 60), max_size=6), group=st.integers(1, 16))
+def test_the_sinks_row_groups_depend_on_the_rows_alone(tmp_path_factory, total, cuts, group):
+    """However the rows arrive (one frame, or pieces of any size, empty ones too), the file holds
+    them in order in groups of `group` rows, the last one shorter: pretraining's order is fixed."""
+    rows = pl.DataFrame({"lang": ["fr"] * total, "text": [f"s{i}" for i in range(total)]})
+    bounds = sorted({0, total, *(min(c, total) for c in cuts)})
+    path = tmp_path_factory.mktemp("sink") / "mono.parquet"
+    with ParquetSink(path, MONOLINGUAL_SCHEMA, row_group_rows=group) as sink:
+        for low, high in zip(bounds, bounds[1:] + [total]):
+            sink.write(rows.slice(low, high - low))
+    file = pq.ParquetFile(path)
+    sizes = [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)]
+    assert sizes == [group] * (total // group) + ([total % group] if total % group else [])
+    assert pl.read_parquet(path).equals(rows)
+
+
+def test_a_failed_write_leaves_its_pending_rows_out(tmp_path):
+    path = tmp_path / "mono.parquet"
+    with pytest.raises(RuntimeError), ParquetSink(path, MONOLINGUAL_SCHEMA, row_group_rows=4) as sink:
+        sink.write(pl.DataFrame({"lang": ["fr"] * 6, "text": list("abcdef")}))
+        raise RuntimeError("gather failed")
+    assert pl.read_parquet(path).get_column("text").to_list() == list("abcd")

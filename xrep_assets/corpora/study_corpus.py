@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xrep_assets.artifacts import ArtifactFolder, committing_file
@@ -38,6 +39,9 @@ from xrep_assets.study import CORPORA, LanguagePair
 READ_BATCH_ROWS = 50_000  # rows per read of a cleaned bitext: its texts and keys are what a read holds besides the decisions
 STUDY_BITEXT_SCHEMA: dict[str, pl.DataType] = {**ALLOCATED_SCHEMA, "corpus": pl.String()}
 SPLITS = ("train", "validation")
+# rows per row group of the study corpus files (polars' nominal default); pretraining shuffles whole
+# groups, then rows within one, so a group is also the span of its row shuffle
+ROW_GROUP_ROWS = 512**2
 
 
 def build_study_corpus(spec: AllocateSpec, log: Callable[[str], None]) -> dict[str, object]:
@@ -154,20 +158,34 @@ def gather(path: Path, decisions: Decisions, pair: str) -> dict[str, pl.DataFram
 
 
 class ParquetSink:
-    """A parquet file written frame by frame in a fixed schema (an empty file if none comes)."""
+    """A parquet file written frame by frame in a fixed schema (an empty file if none comes), in row
+    groups of `ROW_GROUP_ROWS` whatever the frames' sizes: pretraining reads the study corpus row group
+    by row group (`checkpoints/streams.py`), so its data order must depend on the rows alone."""
 
-    def __init__(self, path: Path, schema: dict[str, pl.DataType]):
+    def __init__(self, path: Path, schema: dict[str, pl.DataType], row_group_rows: int = ROW_GROUP_ROWS):
         self.schema = pl.DataFrame(schema=schema).to_arrow().schema
         self.writer = pq.ParquetWriter(path, self.schema)
+        self.row_group_rows = row_group_rows
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
 
     def write(self, frame: pl.DataFrame) -> None:
-        if frame.height:
-            self.writer.write_table(frame.to_arrow().cast(self.schema))
+        if not frame.height:
+            return
+        self.pending.append(frame.to_arrow().cast(self.schema))
+        self.pending_rows += frame.height
+        if self.pending_rows >= self.row_group_rows:
+            table = pa.concat_tables(self.pending)
+            full = self.pending_rows - self.pending_rows % self.row_group_rows
+            self.writer.write_table(table.slice(0, full), row_group_size=self.row_group_rows)
+            self.pending, self.pending_rows = [table.slice(full)], self.pending_rows - full
 
     def __enter__(self) -> "ParquetSink":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.pending_rows and exc_type is None:
+            self.writer.write_table(pa.concat_tables(self.pending), row_group_size=self.row_group_rows)
         self.writer.close()
 
 
