@@ -1,6 +1,6 @@
 """The import rules of ARCHITECTURE.md, read from the source with `ast` (nothing is imported).
 
-Data flows corpora -> tokenizers -> checkpoints -> evaluation -> warehouse; a stage imports only
+Data flows corpora -> tokenizers -> checkpoints -> evaluation -> analysis -> warehouse; a stage imports only
 from earlier stages and from the shared modules below the stages; no stage imports `workers/` (the
 CLI entry points); `definitions.py`, `orchestration.py`, `cli.py` and `plan.py` sit on top. Every
 import counts, also one inside a function or under `if TYPE_CHECKING:`, and no two modules may
@@ -20,7 +20,7 @@ PACKAGE = "xrep_assets"
 SOURCE_ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
 # The stages in data-flow order: a stage may import the ones before it.
-STAGES = ("corpora", "tokenizers", "checkpoints", "evaluation", "warehouse")
+STAGES = ("corpora", "tokenizers", "checkpoints", "evaluation", "analysis", "warehouse")
 # Below the stages: any stage, worker or top module may import them; they import only each other.
 SHARED = {
     "",  # the package itself
