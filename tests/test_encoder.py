@@ -38,6 +38,7 @@ from transformers import (
 )
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
+from xrep_assets.analysis.spectrum import weight_spectra
 from xrep_assets.checkpoints.encoder import (
     Encoder,
     EncoderError,
@@ -279,6 +280,29 @@ def test_every_family_gives_one_vector_per_text_and_per_word(family, family_enco
     np.testing.assert_array_equal(encoder.sentence_vectors([LONG], layer=family.layers, lang="fr"), last)
     with pytest.raises(EncoderError, match=f"layers 0 \\(embeddings\\) to {family.layers}"):
         encoder.sentence_vectors([LONG], layer=family.layers + 1, lang="fr")
+
+
+def test_every_layer_comes_from_one_forward_pass_and_equals_the_one_layer_vectors(family, family_encoder, monkeypatch):
+    encoder = family_encoder
+    texts = [LONG, SHORT, "委员会"]
+    one_by_one = [encoder.sentence_vectors(texts, layer=layer, lang="fr") for layer in range(family.layers + 1)]
+    passes = []
+    forward = encoder.all_hidden_states
+    monkeypatch.setattr(encoder, "all_hidden_states", lambda inputs: passes.append(1) or forward(inputs))
+    every = encoder.sentence_vectors_by_layer(texts, lang="fr")
+    assert every.shape == (family.layers + 1, 3, HIDDEN)
+    assert len(passes) == len(encoder.batches([len(r["input_ids"]) for r in encoder.text_rows(texts, lang="fr")]))
+    for layer, vectors in enumerate(one_by_one):
+        np.testing.assert_allclose(every[layer], vectors, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(encoder.sentence_vectors_by_layer(texts, layers=(-1, 0), lang="fr")[1], every[0])
+
+
+def test_the_weight_spectrum_files_every_layer_of_every_family(family, family_encoder):
+    spectra = weight_spectra(family_encoder.stack)
+    assert {s.layer for s in spectra} == set(range(family.layers + 1))  # the embeddings and each layer
+    for s in spectra:
+        assert len(s.singular_values) == min(s.shape) and np.all(np.diff(s.singular_values) <= 1e-9)
+        assert 1.0 <= s.effective_rank <= min(s.shape) + 1e-9
 
 
 def test_the_input_frames_the_subwords_with_the_language_marker(family, family_encoder):

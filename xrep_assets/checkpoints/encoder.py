@@ -417,12 +417,17 @@ class Encoder:
     def _input_names(self) -> tuple[str, ...]:
         return ("input_ids", "attention_mask") + (("token_type_ids",) if self.uses_segments else ())
 
+    def all_hidden_states(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Every layer's (batch, length, hidden) states from one forward pass: the embeddings, then
+        one entry per layer."""
+        with torch.inference_mode():
+            out = self.stack(**{k: v.to(self.device) for k, v in inputs.items()}, output_hidden_states=True)
+        return out.hidden_states
+
     def hidden_states(self, inputs: dict[str, torch.Tensor], layer: int) -> torch.Tensor:
         """(batch, length, hidden) states after `layer` (0: the embeddings, -1: the last layer)."""
         check_layer(layer, self.num_layers)
-        with torch.inference_mode():
-            out = self.stack(**{k: v.to(self.device) for k, v in inputs.items()}, output_hidden_states=True)
-        return out.hidden_states[layer]
+        return self.all_hidden_states(inputs)[layer]
 
     # -- vectors ------------------------------------------------------------------------------------
 
@@ -434,13 +439,28 @@ class Encoder:
         lang: str | None = None,
     ) -> np.ndarray:
         """One vector per text (or pair (a, b), encoded as the tokenizer pairs them), pooled over its tokens."""
-        check_layer(layer, self.num_layers)
+        return self.sentence_vectors_by_layer(texts_a, texts_b, (layer,), lang)[0]
+
+    def sentence_vectors_by_layer(
+        self,
+        texts_a: Sequence[str],
+        texts_b: Sequence[str | None] | None = None,
+        layers: Sequence[int] | None = None,
+        lang: str | None = None,
+    ) -> np.ndarray:
+        """(layers, texts, hidden): each text's pooled vector at each of `layers` (None: all, 0 to
+        `num_layers`), every layer from the same forward pass of each batch."""
+        layers = tuple(range(self.num_layers + 1)) if layers is None else tuple(layers)
+        for layer in layers:
+            check_layer(layer, self.num_layers)
         rows = self.text_rows(texts_a, texts_b, lang)
-        vectors = np.zeros((len(rows), self.hidden_size), np.float32)
+        vectors = np.zeros((len(layers), len(rows), self.hidden_size), np.float32)
         for batch in self.batches([len(row["input_ids"]) for row in rows]):
             inputs = self.collate([rows[i] for i in batch])
-            pooled = pool_hidden_states(self.hidden_states(inputs, layer), inputs["attention_mask"], self.pooling)
-            vectors[batch] = pooled.float().cpu().numpy()
+            states = self.all_hidden_states(inputs)
+            for index, layer in enumerate(layers):
+                pooled = pool_hidden_states(states[layer], inputs["attention_mask"], self.pooling)
+                vectors[index, batch] = pooled.float().cpu().numpy()
         return vectors
 
     def word_vectors(
