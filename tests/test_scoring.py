@@ -18,12 +18,13 @@ from xrep_assets.checkpoints.encoder import Encoder, EncoderError, token_budget_
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.record import CheckpointRecord, write_record
 from xrep_assets.evaluation.assets import task_scores
-from xrep_assets.evaluation.heads import LabelSpace, majority_value
+from xrep_assets.evaluation.heads import LabelSpace, example_texts, majority_value
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.evaluation import probing
 from xrep_assets.evaluation.probing import (
     FeatureCacheError,
     cached_task_features,
+    cached_task_features_by_layer,
     load_task_features,
     save_task_features,
     task_features,
@@ -105,7 +106,7 @@ def test_bucketed_encoding_gives_the_vectors_of_one_text_at_a_time(bert_dir):
 class NoEncoding(Encoder):
     """An encoder that must not run: the features come from the cache."""
 
-    def hidden_states(self, inputs, layer):
+    def all_hidden_states(self, inputs):
         raise AssertionError("the encoder ran although the features were cached")
 
 
@@ -133,17 +134,50 @@ def test_the_feature_cache_is_reused_and_keyed_by_layer_and_data(bert_dir, tmp_p
         cached_task_features(fewer, NoEncoding(bert_dir), -1, "sum", tmp_path, identity, log=lambda _: None)
 
 
+class CountedPasses(Encoder):
+    """An encoder that counts its forward passes."""
+
+    passes = 0
+
+    def all_hidden_states(self, inputs):
+        type(self).passes += 1
+        return super().all_hidden_states(inputs)
+
+
+def test_every_layers_features_come_from_one_pass_and_share_the_scorers_cache_entries(bert_dir, tmp_path):
+    data = TaskData(TASKS["QAM"], load_task_split(XGLUE_DIR, "QAM", "en", "train"),
+                    {"en": load_task_split(XGLUE_DIR, "QAM", "en", "dev")}, {"fr": load_task_split(XGLUE_DIR, "QAM", "fr", "test")})
+    identity = {"checkpoint": "mlm", "revision": "run-1"}
+    quiet = {"log": lambda _: None}
+    last = cached_task_features(data, Encoder(bert_dir), -1, "sum", tmp_path, identity, **quiet)  # what the scorer caches
+    encoder = CountedPasses(bert_dir)
+    layers = tuple(range(encoder.num_layers + 1))
+    every = cached_task_features_by_layer(data, encoder, layers, "sum", tmp_path, identity, **quiet)
+    batches = sum(len(encoder.batches([len(r["input_ids"]) for r in encoder.text_rows(*example_texts(data.task, e), "en")]))
+                  for e in (data.train, data.dev["en"], data.test["fr"]))
+    assert CountedPasses.passes == batches  # the missing layers together, one pass per batch
+    torch.testing.assert_close(every[layers[-1]].train.vectors, last.train.vectors)  # the scorer's entry, read
+    for layer in layers[:-1]:
+        one = task_features(data, Encoder(bert_dir), layer, "sum", **quiet)
+        torch.testing.assert_close(every[layer].test["fr"].vectors, one.test["fr"].vectors)
+    # Now every layer is cached: no pass at all.
+    cached_task_features_by_layer(data, NoEncoding(bert_dir), layers, "sum", tmp_path, identity, **quiet)
+    assert len(list(tmp_path.glob("*.pt"))) == len(layers)
+
+
 class Counted:
-    """Stands in for the encoder and `task_features`: gives `features` and counts the calls."""
+    """Stands in for the encoder and `task_features_by_layer`: gives `features` at every layer asked
+    for and counts the calls."""
 
     device = "cpu"
+    num_layers = 2
 
     def __init__(self, features):
         self.features, self.calls = features, 0
 
-    def __call__(self, data, encoder, layer, pooling, log):
+    def __call__(self, data, encoder, layers, pooling, log):
         self.calls += 1
-        return self.features
+        return {layer: self.features for layer in layers}
 
 
 def damage_an_entry(data: TaskData, cache: Path, compute: Counted, kind: str, where: float) -> None:
@@ -176,7 +210,7 @@ def test_a_damaged_cache_entry_is_a_miss_never_wrong_features(tmp_path_factory, 
     cache = tmp_path_factory.mktemp("cache")
     compute = Counted(features)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(probing, "task_features", compute)
+        patch.setattr(probing, "task_features_by_layer", compute)
         damage_an_entry(data, cache, compute, kind, where)
         lines: list[str] = []
         got = cached_task_features(data, compute, -1, "sum", cache, {"checkpoint": "mlm"}, log=lines.append)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from xrep_assets.artifacts import committing_file
-from xrep_assets.checkpoints.encoder import Encoder, padded_batch
+from xrep_assets.checkpoints.encoder import Encoder, check_layer, padded_batch
 from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.heads import (
     LabelSpace,
@@ -73,48 +73,72 @@ class TaskFeatures:
 def split_features(
     task: Task, encoder: Encoder, examples: Examples, layer: int, pooling: str, lang: str
 ) -> torch.Tensor:
-    """The frozen encoder's vectors of one split, in `lang`'s input form (its language marker):
-    one per row, or one per word for tagging (sentence after sentence). Rows are encoded in the
-    encoder's length-sorted, token-budget batches and put back in their order."""
+    """The frozen encoder's vectors of one split at `layer`, in `lang`'s input form (its language
+    marker): one per row, or one per word for tagging (sentence after sentence)."""
+    return split_features_by_layer(task, encoder, examples, (layer,), pooling, lang)[0]
+
+
+def split_features_by_layer(
+    task: Task, encoder: Encoder, examples: Examples, layers: Sequence[int], pooling: str, lang: str
+) -> list[torch.Tensor]:
+    """`split_features` at each of `layers`, all from one forward pass of each batch. Rows are
+    encoded in the encoder's length-sorted, token-budget batches and put back in their order."""
+    for layer in layers:
+        check_layer(layer, encoder.num_layers)
     if task.head == "tagging":
-        return _word_features(encoder, examples.tokens, layer, lang)
+        return _word_features(encoder, examples.tokens, layers, lang)
     texts_a, texts_b = example_texts(task, examples)
     rows = encoder.text_rows(texts_a, texts_b, lang)
-    vectors = torch.zeros((len(rows), encoder.hidden_size), device=encoder.device)
+    vectors = [torch.zeros((len(rows), encoder.hidden_size), device=encoder.device) for _ in layers]
     for batch in encoder.batches([len(row["input_ids"]) for row in rows]):
         inputs = encoder.collate([rows[i] for i in batch])
-        hidden = encoder.hidden_states(inputs, layer)
-        vectors[torch.tensor(batch, device=encoder.device)] = pool_tokens(hidden, inputs["attention_mask"], pooling).float()
+        states = encoder.all_hidden_states(inputs)
+        where = torch.tensor(batch, device=encoder.device)
+        for out, layer in zip(vectors, layers):
+            out[where] = pool_tokens(states[layer], inputs["attention_mask"], pooling).float()
     return vectors
 
 
-def _word_features(encoder: Encoder, sentences: list[list[str]], layer: int, lang: str) -> torch.Tensor:
+def _word_features(encoder: Encoder, sentences: list[list[str]], layers: Sequence[int], lang: str) -> list[torch.Tensor]:
     rows, firsts = encoder.word_rows(sentences, lang)
-    per_sentence: list[torch.Tensor | None] = [None] * len(rows)
+    per_sentence: list[list[torch.Tensor | None]] = [[None] * len(rows) for _ in layers]
     for batch in encoder.batches([len(row) for row in rows]):
         inputs = padded_batch([rows[i] for i in batch], encoder.tokenizer.pad_token_id)
-        states = first_subword_states(encoder.hidden_states(inputs, layer), [firsts[i] for i in batch]).float()
-        for index, words in zip(batch, states.split([len(firsts[i]) for i in batch]), strict=True):
-            per_sentence[index] = words
-    if not per_sentence:
-        return torch.zeros((0, encoder.hidden_size), device=encoder.device)
-    return torch.cat(per_sentence)
+        states = encoder.all_hidden_states(inputs)
+        for out, layer in zip(per_sentence, layers):
+            words = first_subword_states(states[layer], [firsts[i] for i in batch]).float()
+            for index, vectors in zip(batch, words.split([len(firsts[i]) for i in batch]), strict=True):
+                out[index] = vectors
+    if not rows:
+        return [torch.zeros((0, encoder.hidden_size), device=encoder.device) for _ in layers]
+    return [torch.cat(out) for out in per_sentence]
 
 
 def task_features(
     data: TaskData, encoder: Encoder, layer: int = -1, pooling: str = "sum", log: Callable[[str], None] = print
 ) -> TaskFeatures:
     """Every split of `data` through the frozen encoder, once."""
+    return task_features_by_layer(data, encoder, (layer,), pooling, log)[layer]
 
-    def features(examples: Examples, lang: str) -> SplitFeatures:
-        return SplitFeatures(examples, split_features(data.task, encoder, examples, layer, pooling, lang))
+
+def task_features_by_layer(
+    data: TaskData, encoder: Encoder, layers: Sequence[int], pooling: str = "sum", log: Callable[[str], None] = print
+) -> dict[int, TaskFeatures]:
+    """`task_features` at each of `layers`, every split encoded once for all of them."""
+
+    def features(examples: Examples, lang: str) -> list[SplitFeatures]:
+        return [SplitFeatures(examples, v) for v in split_features_by_layer(data.task, encoder, examples, layers, pooling, lang)]
 
     train = features(data.train, SOURCE_LANGUAGE)
     dev = {lang: features(examples, lang) for lang, examples in data.dev.items()}
     test = {lang: features(examples, lang) for lang, examples in data.test.items()}
-    log(f"{data.task.key}: features of layer {layer} ({pooling if data.task.head != 'tagging' else 'first subword'}), "
-        f"{train.vectors.shape[0]} training vectors of size {train.vectors.shape[1]}")
-    return TaskFeatures(data.task, train, dev, test)
+    log(f"{data.task.key}: features of layer{'s' if len(layers) > 1 else ''} {', '.join(map(str, layers))} "
+        f"({pooling if data.task.head != 'tagging' else 'first subword'}), "
+        f"{train[0].vectors.shape[0]} training vectors of size {train[0].vectors.shape[1]}")
+    return {
+        layer: TaskFeatures(data.task, train[k], {lang: f[k] for lang, f in dev.items()}, {lang: f[k] for lang, f in test.items()})
+        for k, layer in enumerate(layers)
+    }
 
 
 def examples_fingerprint(examples: Examples) -> str:
@@ -208,20 +232,43 @@ def cached_task_features(
 ) -> TaskFeatures:
     """`task_features`, read from `cache_dir` when an earlier run computed the same ones (no cache
     when `cache_dir` is None). An entry that cannot be used is a miss: computed again and replaced."""
+    return cached_task_features_by_layer(data, encoder, (layer,), pooling, cache_dir, encoder_identity, log)[layer]
+
+
+def cached_task_features_by_layer(
+    data: TaskData,
+    encoder: Encoder,
+    layers: Sequence[int],
+    pooling: str,
+    cache_dir: Path | None,
+    encoder_identity: Mapping[str, object],
+    log: Callable[[str], None] = print,
+) -> dict[int, TaskFeatures]:
+    """`cached_task_features` at each of `layers`: each layer's entry is read where an earlier run
+    (the scorer's, a layer-wise probe's) wrote it, the missing layers are encoded together, in one
+    pass, and each is saved. A layer counted from the end (-1) shares the entry of its index."""
     if cache_dir is None:
-        return task_features(data, encoder, layer, pooling, log)
-    path = cache_dir / f"{feature_cache_key(data, encoder_identity, layer, pooling)}.pt"
-    if path.is_file():
-        try:
-            cached = load_task_features(data, path, encoder.device)
-        except FeatureCacheError as err:
-            log(f"{data.task.key}: {err}; computing the features again")
-        else:
-            log(f"{data.task.key}: features of layer {layer} from the cache {path}")
-            return cached
-    features = task_features(data, encoder, layer, pooling, log)
-    save_task_features(features, path)
-    return features
+        return task_features_by_layer(data, encoder, layers, pooling, log)
+    found: dict[int, TaskFeatures] = {}
+    paths = {
+        layer: cache_dir / f"{feature_cache_key(data, encoder_identity, layer % (encoder.num_layers + 1), pooling)}.pt"
+        for layer in layers
+    }
+    for layer, path in paths.items():
+        if path.is_file():
+            try:
+                found[layer] = load_task_features(data, path, encoder.device)
+            except FeatureCacheError as err:
+                log(f"{data.task.key}: {err}; computing the features again")
+            else:
+                log(f"{data.task.key}: features of layer {layer} from the cache {path}")
+    missing = [layer for layer in layers if layer not in found]
+    if missing:
+        computed = task_features_by_layer(data, encoder, missing, pooling, log)
+        for layer, features in computed.items():
+            save_task_features(features, paths[layer])
+        found |= computed
+    return {layer: found[layer] for layer in layers}
 
 
 def probe_task(
