@@ -74,13 +74,13 @@ class K8sWorkerLauncher(WorkerLauncher):
     def worker_processes(self, module: str, profile: Profile) -> int:
         return step_resources(module, profile.name).processes
 
-    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.MaterializeResult:
+    def invoke(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.PipesClientCompletedInvocation:
         settings = self.cluster_settings()
         spec_path = spec_in_volume(spec, settings.artifacts_mount_path)
         resources = step_resources(module, profile.name)
         command = worker_pod_command(module, spec_path, resources)
         context.log.info(f"launching {module} in a pod sized for {profile.name}: {resources}, image {self.image}, namespace {self.namespace}")
-        invocation = self.pipes_client().run(
+        return self.pipes_client().run(
             context=context,
             image=self.image,
             command=command,
@@ -92,4 +92,3 @@ class K8sWorkerLauncher(WorkerLauncher):
             },
             pod_wait_timeout=self.pod_wait_timeout,
         )
-        return invocation.get_materialize_result()

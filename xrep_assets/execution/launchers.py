@@ -32,8 +32,18 @@ class WorkerLauncher(dg.ConfigurableResource):
     machine (a pod) sizes it for that profile, so the pods follow the run's config, never a setting
     of their own."""
 
-    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.MaterializeResult:
+    def invoke(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.PipesClientCompletedInvocation:
         raise NotImplementedError
+
+    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.MaterializeResult:
+        """The worker's report for the one asset being materialized."""
+        return self.invoke(context, module, spec, profile).get_materialize_result()
+
+    def launch_assets(
+        self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile
+    ) -> tuple[dg.MaterializeResult, ...]:
+        """The worker's reports, one per asset of a multi-asset it computed in one process."""
+        return tuple(self.invoke(context, module, spec, profile).get_results())
 
     def worker_processes(self, module: str, profile: Profile) -> int:
         """How many processes (DDP ranks) run `module`'s worker: a spec divides its batch by it."""
@@ -48,7 +58,7 @@ class LocalWorkerLauncher(WorkerLauncher):
     def worker_processes(self, module: str, profile: Profile) -> int:
         return self.processes
 
-    def launch(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.MaterializeResult:
+    def invoke(self, context: dg.AssetExecutionContext, module: str, spec: Path, profile: Profile) -> dg.PipesClientCompletedInvocation:
         client = dg.PipesSubprocessClient(env=WORKER_ENV)
         command = worker_command(module, spec, self.processes)
-        return client.run(context=context, command=command).get_materialize_result()
+        return client.run(context=context, command=command)

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,17 +24,28 @@ Log = Callable[[str], None]
 Metadata = Mapping[str, object]
 
 
-def as_json(metadata: Metadata) -> str:
-    return json.dumps(metadata, indent=2, default=str)
+@dataclass(frozen=True)
+class AssetReports:
+    """A worker's metadata per asset key: the assets of one multi-asset, computed in one process."""
+
+    by_asset: Mapping[str, Metadata]
+
+
+def plain(metadata: Metadata | AssetReports) -> Mapping[str, object]:
+    return metadata.by_asset if isinstance(metadata, AssetReports) else metadata
+
+
+def as_json(metadata: Metadata | AssetReports) -> str:
+    return json.dumps(plain(metadata), indent=2, default=str)
 
 
 def run_worker(
     prog: str,
     description: str | None,
     spec_class: type[S],
-    work: Callable[[S, Log], Metadata],
+    work: Callable[[S, Log], Metadata | AssetReports],
     argv: list[str] | None = None,
-    final_line: Callable[[Metadata], str] = as_json,
+    final_line: Callable[[Metadata | AssetReports], str] = as_json,
 ) -> int:
     """`work` on the spec file named by the one argument; the process's exit code.
 
@@ -47,10 +59,12 @@ def run_worker(
     if DAGSTER_PIPES_CONTEXT_ENV_VAR in os.environ and is_rank_zero():
         with open_dagster_pipes() as pipes:
             metadata = work(spec, pipes.log.info)
+            reports = metadata.by_asset if isinstance(metadata, AssetReports) else {None: metadata}
             try:
-                pipes.report_asset_materialization(metadata=dict(metadata))
+                for asset_key, asset_metadata in reports.items():
+                    pipes.report_asset_materialization(metadata=dict(asset_metadata), asset_key=asset_key)
             except DagsterPipesError:  # launched for an op, not an asset: the log lines are the report
-                pipes.log.info(json.dumps(metadata, default=str))
+                pipes.log.info(json.dumps(plain(metadata), default=str))
         return 0
     metadata = work(spec, lambda line: print(line, flush=True))
     print(final_line(metadata), flush=True)
