@@ -192,7 +192,8 @@ def _parse_block(path: Path, block: list[tuple[int, str]]) -> tuple[ConlluSenten
     if sent_id is None:
         raise ConlluError(path, first_line, "sentence without a '# sent_id =' comment")
     if text is None:
-        text = "".join(form + (" " if space else "") for form, space in surface).rstrip(" ")
+        last = len(surface) - 1
+        text = "".join(form + (" " if space and k < last else "") for k, (form, space) in enumerate(surface))
     return ConlluSentence(sent_id, text, tuple(words), tuple(upos)), sent_id_line
 
 
