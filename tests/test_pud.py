@@ -124,7 +124,8 @@ DAMAGED = {
     "two sent_ids": (block("# sent_id = a", "# sent_id = b", word(1, "x")), 2, "second sent_id"),
     "sent_id with a space": (block("# sent_id = a b", word(1, "x")), 1, "one non-empty word"),
     "two texts": (block("# sent_id = a", "# text = x", "# text = y", word(1, "x")), 3, "second '# text ='"),
-    "duplicate sent_id": (GOOD + block("# newdoc", "# sent_id = a", word(1, "y")), 5, "duplicate sent_id 'a' (first at line 1)"),
+    "duplicate sent_id": (GOOD + block("# newdoc", "# sent_id = a", word(1, "y")), 5,
+                          "duplicate sent_id 'a' (first at line 1)"),
     "comment among words": (block("# sent_id = a", word(1, "x"), "# note", word(2, "y")), 3, "comment after"),
     "comments only": (GOOD + block("# sent_id = b"), 4, "without a word line"),
     "whitespace line": (GOOD + " \n" + GOOD, 4, "whitespace-only line"),
@@ -318,7 +319,8 @@ def test_the_fixture_words_come_from_the_corpora_lexicon(lang):
     corpus = ""
     for path in sorted(OPUS_MIRROR.rglob("*.txt.zip")):
         with zipfile.ZipFile(path) as zf:
-            corpus += "\n".join(zf.read(n).decode("utf-8") for n in zf.namelist() if n.rsplit(".", 1)[-1] in (lang, code))
+            members = [n for n in zf.namelist() if n.rsplit(".", 1)[-1] in (lang, code)]
+            corpus += "\n".join(zf.read(n).decode("utf-8") for n in members)
     words = {w for s in read_conllu(pud_file(UD_DIR, lang)) for w in s.words}
     unseen = sorted(w for w in words if w not in corpus)
     assert len(unseen) <= 0.05 * len(words), unseen
@@ -329,8 +331,8 @@ def test_regenerating_gives_the_same_pud_files(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "tools" / "build_fixtures.py"), str(tmp_path)], env=env,
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
-    fresh = {p.relative_to(tmp_path / "ud"): p.read_bytes() for p in sorted((tmp_path / "ud").rglob("*")) if p.is_file()}
-    shipped = {p.relative_to(UD_DIR): p.read_bytes() for p in sorted(UD_DIR.rglob("*")) if p.is_file()}
+    fresh, shipped = ({p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+                      for root in (tmp_path / "ud", UD_DIR))
     assert len(shipped) == 7 and fresh == shipped
 
 
@@ -398,19 +400,26 @@ def served(tag: str, languages=PUD_TREEBANKS) -> dict[str, bytes]:
 def test_download_writes_the_release_in_the_pud_layout(tmp_path):
     session = FakeSession(served("r2.14"))
     files = download_pud(tmp_path, "r2.14", session=session)
-    assert session.asked[0] == "https://raw.githubusercontent.com/UniversalDependencies/UD_Arabic-PUD/r2.14/ar_pud-ud-test.conllu"
-    assert len(session.asked) == 7
+    assert session.asked == [
+        f"https://raw.githubusercontent.com/UniversalDependencies/{treebank}/r2.14/{lang}_pud-ud-test.conllu"
+        for lang, treebank in PUD_TREEBANKS.items()
+    ]
+    assert session.asked[0] == (
+        "https://raw.githubusercontent.com/UniversalDependencies/UD_Arabic-PUD/r2.14/ar_pud-ud-test.conllu"
+    )
     assert files == {lang: pud_file(tmp_path, lang) for lang in PUD_TREEBANKS}
     assert all(files[lang].read_bytes() == pud_file(UD_DIR, lang).read_bytes() for lang in PUD_TREEBANKS)
     assert parallel_pud(tmp_path, PUD_TREEBANKS) == parallel_pud(UD_DIR, PUD_TREEBANKS)
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(f"{lang}_pud-ud-test.conllu" for lang in PUD_TREEBANKS)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted(pud_file(Path(), lang) for lang in PUD_TREEBANKS)  # nothing else, no temporary
 
 
 def test_a_garbled_download_never_replaces_a_good_file(tmp_path):
     download_pud(tmp_path, "r2.14", ["en"], session=FakeSession(served("r2.14", ["en"])))
     good = pud_file(tmp_path, "en").read_bytes()
     html = {pud_url("r2.15", "en"): b"<html><body>rate limited</body></html>\n"}
-    with pytest.raises(ConlluError, match=r"^https://raw.githubusercontent.com/UniversalDependencies/UD_English-PUD/r2.15/en_pud-ud-test.conllu:1: 1 tab-separated"):
+    url = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-PUD/r2.15/en_pud-ud-test.conllu"
+    with pytest.raises(ConlluError, match=f"^{url}:1: 1 tab-separated"):
         download_pud(tmp_path, "r2.15", ["en"], session=FakeSession(html))
     assert pud_file(tmp_path, "en").read_bytes() == good
     assert [p.name for p in pud_file(tmp_path, "en").parent.iterdir()] == ["en_pud-ud-test.conllu"]  # no temporary left

@@ -151,7 +151,9 @@ def _parse_block(path: Path, block: list[tuple[int, str]]) -> tuple[ConlluSenten
         seen_word_line = True
         fields = line.split("\t")
         if len(fields) != CONLLU_FIELDS:
-            raise ConlluError(path, number, f"{len(fields)} tab-separated fields, expected {CONLLU_FIELDS}: {_shown(line)}")
+            raise ConlluError(
+                path, number, f"{len(fields)} tab-separated fields, expected {CONLLU_FIELDS}: {_shown(line)}"
+            )
         token_id, form, _, tag = fields[:4]
         space_after = "SpaceAfter=No" not in fields[9].split("|")
         if not form:
@@ -168,13 +170,13 @@ def _parse_block(path: Path, block: list[tuple[int, str]]) -> tuple[ConlluSenten
             covered = last
         elif (match := _EMPTY_ID.fullmatch(token_id)) is not None:
             if int(match[1]) != len(words) or int(match[2]) != empty_nodes + 1:
-                raise ConlluError(
-                    path, number, f"empty node {token_id} after word {len(words)}: expected {len(words)}.{empty_nodes + 1}"
-                )
+                expected = f"{len(words)}.{empty_nodes + 1}"
+                raise ConlluError(path, number, f"empty node {token_id} after word {len(words)}: expected {expected}")
             empty_nodes += 1
         elif _WORD_ID.fullmatch(token_id) is not None:
             if int(token_id) != len(words) + 1:
-                raise ConlluError(path, number, f"word ID {token_id} after word {len(words)}: expected {len(words) + 1}")
+                expected = str(len(words) + 1)
+                raise ConlluError(path, number, f"word ID {token_id} after word {len(words)}: expected {expected}")
             if tag not in UPOS_TAGS:
                 raise ConlluError(path, number, f"UPOS {tag!r} is not a UD tag: {_shown(line)}")
             words.append(form)
@@ -188,7 +190,9 @@ def _parse_block(path: Path, block: list[tuple[int, str]]) -> tuple[ConlluSenten
     if not words:
         raise ConlluError(path, first_line, "sentence without a word line")
     if covered > len(words):
-        raise ConlluError(path, block[-1][0], f"multiword token up to word {covered}, but the sentence has {len(words)}")
+        raise ConlluError(
+            path, block[-1][0], f"multiword token up to word {covered}, but the sentence has {len(words)}"
+        )
     if sent_id is None:
         raise ConlluError(path, first_line, "sentence without a '# sent_id =' comment")
     if text is None:
