@@ -431,5 +431,7 @@ def test_download_failures_are_raised(tmp_path):
     assert not pud_file(tmp_path, "de").exists()
     with pytest.raises(SettingError, match="not a git tag name"):
         download_pud(tmp_path, "r2.14/../main", ["de"], session=FakeSession({}))
+    with pytest.raises(SettingError, match="not a git tag name"):
+        download_pud(tmp_path, "..", ["de"], session=FakeSession({}))
     with pytest.raises(SettingError, match="no PUD treebank for language 'ja'"):
         download_pud(tmp_path, "r2.14", ["ja"], session=FakeSession({}))

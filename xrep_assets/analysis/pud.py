@@ -50,7 +50,7 @@ _WORD_ID = re.compile(r"[1-9][0-9]*")
 _RANGE_ID = re.compile(r"([1-9][0-9]*)-([1-9][0-9]*)")
 _EMPTY_ID = re.compile(r"(0|[1-9][0-9]*)\.([1-9][0-9]*)")
 _COMMENT_VALUE = re.compile(r"#\s*(sent_id|text)\s*=\s*(.*)")
-_TAG = re.compile(r"[A-Za-z0-9._-]+")
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a tag or branch name, never a path
 
 
 class ConlluError(InputFileError):
