@@ -101,3 +101,43 @@ CREATE TABLE IF NOT EXISTS published_scores (
     source      VARCHAR NOT NULL,
     PRIMARY KEY (checkpoint, task)
 );
+
+-- The layer-wise analyses of each checkpoint (analysis/ ; one file per checkpoint and analysis in the
+-- artifact store), layer 0 the embeddings. `dataset`: pud (the PUD treebanks' 1,000 sentences) or
+-- held-out/<pair> (validation bitext of the study corpus). Written one checkpoint at a time.
+CREATE TABLE IF NOT EXISTS cka_by_layer (
+    checkpoint  VARCHAR NOT NULL,
+    revision    VARCHAR,
+    dataset     VARCHAR NOT NULL,
+    language    VARCHAR NOT NULL,
+    reference   VARCHAR NOT NULL,      -- the language compared with (en)
+    layer       INTEGER NOT NULL,
+    cka         DOUBLE,                -- linear CKA of the two languages' sentence vectors; NULL if one is constant
+    sentences   INTEGER NOT NULL,
+    PRIMARY KEY (checkpoint, dataset, language, reference, layer)
+);
+
+CREATE TABLE IF NOT EXISTS retrieval_by_layer (
+    checkpoint  VARCHAR NOT NULL,
+    revision    VARCHAR,
+    dataset     VARCHAR NOT NULL,
+    source      VARCHAR NOT NULL,      -- the language whose sentences look for their translation
+    target      VARCHAR NOT NULL,
+    layer       INTEGER NOT NULL,
+    accuracy    DOUBLE  NOT NULL,      -- share whose cosine nearest neighbour is the translation
+    sentences   INTEGER NOT NULL,
+    PRIMARY KEY (checkpoint, dataset, source, target, layer)
+);
+
+CREATE TABLE IF NOT EXISTS weight_spectrum (
+    checkpoint          VARCHAR NOT NULL,
+    revision            VARCHAR,
+    layer               INTEGER NOT NULL,
+    matrix              VARCHAR NOT NULL,  -- the parameter's name in the encoder stack
+    rows                INTEGER NOT NULL,
+    cols                INTEGER NOT NULL,
+    effective_rank      DOUBLE  NOT NULL,  -- exp(entropy of the normalised singular values)
+    top_singular_value  DOUBLE  NOT NULL,
+    singular_values     DOUBLE[] NOT NULL, -- descending
+    PRIMARY KEY (checkpoint, matrix)
+);

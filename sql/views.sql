@@ -192,3 +192,57 @@ LEFT JOIN checkpoints c ON c.checkpoint = p.checkpoint
 LEFT JOIN role_order r ON r.role = p.role
 LEFT JOIN tasks k ON k.task = p.task
 ORDER BY coalesce(r.role_position, 3), c.position, "Checkpoint", "Protocol", k.position;
+
+-- Layer by layer, how close each language sits to English inside each checkpoint, on each parallel
+-- set: linear CKA with English, and retrieval to and from English (and their mean). A measure not
+-- materialized for a checkpoint is NULL.
+CREATE OR REPLACE VIEW alignment_by_layer AS
+WITH with_english AS (
+    SELECT checkpoint, dataset, layer,
+           CASE WHEN target = 'en' THEN source ELSE target END                 AS language,
+           max(accuracy) FILTER (WHERE target = 'en')                          AS retrieval_to_en,
+           max(accuracy) FILTER (WHERE source = 'en')                          AS retrieval_from_en
+    FROM retrieval_by_layer
+    WHERE 'en' IN (source, target)
+    GROUP BY checkpoint, dataset, layer, language
+)
+SELECT checkpoint, dataset, language, layer, c.cka,
+       r.retrieval_to_en, r.retrieval_from_en,
+       (r.retrieval_to_en + r.retrieval_from_en) / 2 AS retrieval
+FROM (SELECT * FROM cka_by_layer WHERE reference = 'en') c
+FULL JOIN with_english r USING (checkpoint, dataset, language, layer);
+
+-- Does alignment at a layer predict zero-shot transfer? Per task, protocol, set, layer and measure
+-- (cka, retrieval): Spearman's rank correlation (ties get their mean rank) over the (checkpoint,
+-- language) pairs, English left out, between the language's alignment with English inside the
+-- checkpoint and the checkpoint's zero-shot test score in that language (the task's catalog metric,
+-- mean over seeds, last-layer scores). `pairs` and `checkpoints` say what it rests on.
+CREATE OR REPLACE VIEW alignment_vs_transfer AS
+WITH transfer AS (
+    SELECT p.checkpoint, p.task, p.protocol, p.language, p.value
+    FROM scores_per_language p
+    JOIN tasks t ON t.task = p.task AND t.metric = p.metric
+    WHERE p.layer = -1 AND p.language <> 'en'
+), measures AS (
+    SELECT checkpoint, dataset, language, layer, 'cka' AS measure, cka AS alignment
+    FROM alignment_by_layer WHERE cka IS NOT NULL
+    UNION ALL
+    SELECT checkpoint, dataset, language, layer, 'retrieval' AS measure, retrieval AS alignment
+    FROM alignment_by_layer WHERE retrieval IS NOT NULL
+), paired AS (
+    SELECT x.task, x.protocol, m.dataset, m.layer, m.measure, m.checkpoint, m.alignment, x.value
+    FROM measures m JOIN transfer x USING (checkpoint, language)
+), ranked AS (
+    SELECT *,
+           rank() OVER (PARTITION BY task, protocol, dataset, layer, measure ORDER BY alignment)
+             + (count(*) OVER (PARTITION BY task, protocol, dataset, layer, measure, alignment) - 1) / 2.0 AS alignment_rank,
+           rank() OVER (PARTITION BY task, protocol, dataset, layer, measure ORDER BY value)
+             + (count(*) OVER (PARTITION BY task, protocol, dataset, layer, measure, value) - 1) / 2.0     AS value_rank
+    FROM paired
+)
+SELECT task, protocol, dataset, layer, measure,
+       corr(alignment_rank, value_rank)  AS spearman,
+       count(*)                          AS pairs,
+       count(DISTINCT checkpoint)        AS checkpoints
+FROM ranked
+GROUP BY task, protocol, dataset, layer, measure;

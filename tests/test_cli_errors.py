@@ -43,7 +43,7 @@ def home(tmp_path, monkeypatch, good_warehouse) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     (home / "warehouse.duckdb").write_bytes(good_warehouse)
-    for name in ("XREP_PROFILE", "XREP_OPUS_MIRROR", "XREP_XGLUE_DIR", "XREP_XGLUE_DATASET", "XREP_ARTIFACTS_DIR"):
+    for name in ("XREP_PROFILE", "XREP_OPUS_MIRROR", "XREP_XGLUE_DIR", "XREP_XGLUE_DATASET", "XREP_UD_DIR", "XREP_ARTIFACTS_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XREP_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))

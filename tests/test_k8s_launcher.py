@@ -251,7 +251,7 @@ async def test_the_pod_follows_the_runs_profile_not_the_environments(kmock, kube
     XREP_PROFILE, in a run configured with the other profile (the UI's launchpad, `xrep study
     --profile`): its spec and its pod are both the configured profile's."""
     serve(kmock, Kubelet(kmock, scoring_worker, CREATING, RUNNING, ended(0)))  # any worker's report will do
-    for name in ("XREP_OPUS_MIRROR", "XREP_XGLUE_DIR", "XREP_XGLUE_DATASET"):
+    for name in ("XREP_OPUS_MIRROR", "XREP_XGLUE_DIR", "XREP_XGLUE_DATASET", "XREP_UD_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XREP_PROFILE", environment)
     artifacts = tmp_path / "artifacts"  # stands in for the shared volume

@@ -268,7 +268,9 @@ def test_parallel_texts_are_aligned_by_sorted_sent_id(tmp_path):
         path = pud_file(tmp_path, lang)
         path.parent.mkdir(parents=True)
         path.write_text("".join(block(f"# sent_id = {i}", f"# text = {t}", word(1, t)) for i, t in rows), "utf-8")
-    assert parallel_pud(tmp_path, ["fr", "en"]) == {"fr": ["Un.", "Deux."], "en": ["One.", "Two."]}
+    texts = parallel_pud(tmp_path, ["fr", "en"])
+    assert texts == {"fr": {"a": "Un.", "b": "Deux."}, "en": {"a": "One.", "b": "Two."}}
+    assert [list(t) for t in texts.values()] == [["a", "b"], ["a", "b"]]
     assert pud_file(tmp_path, "en") == tmp_path / "UD_English-PUD" / "en_pud-ud-test.conllu"
 
 
@@ -295,9 +297,9 @@ def test_the_fixtures_are_parallel_pud_files():
     assert len(ids) == 40 and ids[0] == "n01001011" and ids == sorted(ids)
     assert all([s.sent_id for s in sentences[lang]] == ids for lang in PUD_TREEBANKS)
     texts = parallel_pud(UD_DIR, PUD_TREEBANKS)
-    assert texts["en"] == [s.text for s in sentences["en"]] and all(len(t) == 40 for t in texts.values())
-    assert texts["en"][0] == "Pierre Martin reads the newspaper and Sophie Dubois the book."
-    assert texts["de"][0] == "Pierre Martin liest die Zeitung und Sophie Dubois das Buch."
+    assert texts["en"] == {s.sent_id: s.text for s in sentences["en"]} and all(len(t) == 40 for t in texts.values())
+    assert texts["en"]["n01001011"] == "Pierre Martin reads the newspaper and Sophie Dubois the book."
+    assert texts["de"]["n01001011"] == "Pierre Martin liest die Zeitung und Sophie Dubois das Buch."
     raw = "".join(pud_file(UD_DIR, lang).read_text("utf-8") for lang in PUD_TREEBANKS)
     ids_column = [line.split("\t", 1)[0] for line in raw.split("\n") if line[:1].isdigit()]
     assert any("-" in i for i in ids_column) and any("." in i for i in ids_column) and "SpaceAfter=No" in raw
@@ -357,8 +359,8 @@ def test_the_real_pud_files_read(lang):
 def test_the_real_pud_files_are_parallel():
     texts = parallel_pud(SHARED_UD, ["en", *sorted(set(PUD_TREEBANKS) - {"en"})])
     assert all(len(t) == 1000 for t in texts.values())
-    assert texts["en"][0].startswith("“While much of the digital transition is unprecedented")
-    assert texts["de"][0].startswith("„Ein Großteil des digitalen Übergangs")
+    assert texts["en"]["n01001011"].startswith("“While much of the digital transition is unprecedented")
+    assert texts["de"]["n01001011"].startswith("„Ein Großteil des digitalen Übergangs")
 
 
 @requires_shared

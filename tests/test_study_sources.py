@@ -29,7 +29,7 @@ from xrep_assets.resources import StudySettings, default_study_settings
 from xrep_assets.study import CORPORA, LanguagePair
 from xrep_assets.xglue.sources import DataSource
 
-SOURCE_VARS = ("XREP_PROFILE", "XREP_OPUS_MIRROR", "XREP_XGLUE_DIR", "XREP_XGLUE_DATASET")
+SOURCE_VARS = ("XREP_PROFILE", "XREP_OPUS_MIRROR", "XREP_XGLUE_DIR", "XREP_XGLUE_DATASET", "XREP_UD_DIR")
 # Set where the test runs, they would move the state or the workers elsewhere.
 STATE_VARS = ("XREP_ARTIFACTS_DIR", "XREP_ARTIFACTS_REMOTE", "XREP_LAUNCHER", "DAGSTER_HOME")
 NONCE = "zorblax"  # a word of no fixture file: the mirror copy puts it into UNPC en-fr
@@ -160,10 +160,10 @@ def dataset_run(tmp_path_factory):
 
 
 def test_the_run_config_carries_every_field_of_the_study_resource():
-    settings = StudySettings(profile="paper", opus_mirror="/m", xglue_dir="/x", xglue_dataset="org/xglue")
+    settings = StudySettings(profile="paper", opus_mirror="/m", xglue_dir="/x", xglue_dataset="org/xglue", ud_dir="/u")
     config = study_run_config(settings)
     assert config["resources"]["study"] == {
-        "config": {"profile": "paper", "opus_mirror": "/m", "xglue_dir": "/x", "xglue_dataset": "org/xglue"}
+        "config": {"profile": "paper", "opus_mirror": "/m", "xglue_dir": "/x", "xglue_dataset": "org/xglue", "ud_dir": "/u"}
     }
     assert set(config["resources"]["study"]["config"]) == set(StudySettings.model_fields)
     assert config["loggers"] == {"console": {"config": {"log_level": "INFO"}}}
@@ -178,12 +178,12 @@ def test_a_run_gets_every_source_of_the_settings_not_the_resource_defaults():
     def sources(study: StudySettings) -> None:
         seen.update(study.model_dump())
 
-    settings = StudySettings(profile="paper", opus_mirror="/m", xglue_dir="/x", xglue_dataset="org/xglue")
+    settings = StudySettings(profile="paper", opus_mirror="/m", xglue_dir="/x", xglue_dataset="org/xglue", ud_dir="/u")
     # The Definitions hold other sources (as the code location's do); the run config wins, whole.
     held = StudySettings(profile="tiny", opus_mirror="/held", xglue_dir="/held")
     result = dg.materialize([sources], resources={"study": held}, run_config=study_run_config(settings))
     assert result.success
-    assert seen == {"profile": "paper", "opus_mirror": "/m", "xglue_dir": "/x", "xglue_dataset": "org/xglue"}
+    assert seen == {"profile": "paper", "opus_mirror": "/m", "xglue_dir": "/x", "xglue_dataset": "org/xglue", "ud_dir": "/u"}
 
 
 def test_cli_profile_replaces_only_the_profile_and_keeps_the_environment_sources(monkeypatch, tmp_path):
@@ -193,6 +193,7 @@ def test_cli_profile_replaces_only_the_profile_and_keeps_the_environment_sources
     monkeypatch.setenv("XREP_OPUS_MIRROR", "/data/opus")
     monkeypatch.setenv("XREP_XGLUE_DIR", "/data/xglue_full_dataset")
     monkeypatch.setenv("XREP_XGLUE_DATASET", "org/xglue")
+    monkeypatch.setenv("XREP_UD_DIR", "/data/ud")
     calls = []
     monkeypatch.setattr(orchestration, "run_study", lambda settings, **kwargs: calls.append(settings))
     monkeypatch.setattr(cli, "cmd_report", lambda args: 0)
@@ -200,10 +201,12 @@ def test_cli_profile_replaces_only_the_profile_and_keeps_the_environment_sources
     assert os.environ["XREP_PROFILE"] == "tiny"  # the flag reaches the runs through their config only
     [settings] = calls
     assert settings.model_dump() == {
-        "profile": "paper", "opus_mirror": "/data/opus", "xglue_dir": "/data/xglue_full_dataset", "xglue_dataset": "org/xglue"
+        "profile": "paper", "opus_mirror": "/data/opus", "xglue_dir": "/data/xglue_full_dataset", "xglue_dataset": "org/xglue",
+        "ud_dir": "/data/ud",
     }
     profile = settings.resolved()
     assert (profile.name, str(profile.opus_mirror), profile.xglue_dataset) == ("paper", "/data/opus", "org/xglue")
+    assert str(profile.ud_dir) == "/data/ud"
     # Scoring reads the dataset, which wins over the folder.
     assert task_data_source(profile) == DataSource("hub", "org/xglue")
 
@@ -214,7 +217,7 @@ def test_without_the_flag_the_profile_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("XREP_PROFILE", "paper")
     monkeypatch.setenv("XREP_OPUS_MIRROR", "/data/opus")
     assert default_study_settings().model_dump() == {
-        "profile": "paper", "opus_mirror": "/data/opus", "xglue_dir": None, "xglue_dataset": None
+        "profile": "paper", "opus_mirror": "/data/opus", "xglue_dir": None, "xglue_dataset": None, "ud_dir": None
     }
     assert default_study_settings("tiny").model_dump()["opus_mirror"] == "/data/opus"
 

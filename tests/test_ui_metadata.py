@@ -24,6 +24,11 @@ CHECKS = {
     "warehouse_scores": {},
     "corpus_statistics": {},
     "cross_lingual_comparison": {},
+    "analysis_sentences": {},
+    "cka_by_layer": {},
+    "retrieval_by_layer": {},
+    "weight_spectrum": {},
+    "warehouse_analyses": {},
 }
 
 

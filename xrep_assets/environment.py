@@ -17,6 +17,7 @@ PROFILE_ENV_VAR = "XREP_PROFILE"
 OPUS_MIRROR_ENV_VAR = "XREP_OPUS_MIRROR"
 XGLUE_DIR_ENV_VAR = "XREP_XGLUE_DIR"
 XGLUE_DATASET_ENV_VAR = "XREP_XGLUE_DATASET"
+UD_DIR_ENV_VAR = "XREP_UD_DIR"
 HUB_DIR_ENV_VAR = "XREP_HUB_DIR"
 # State: its root, the artifact store's folder (in Kubernetes the shared volume) and its remote copy.
 HOME_ENV_VAR = "XREP_HOME"

@@ -10,7 +10,16 @@ import dagster as dg
 
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.corpora.partitions import corpus_pair_key
-from xrep_assets.definitions import allocation_job, checkpoint_job, comparison_job, corpora_job, defs, scores_job, tokenizer_job
+from xrep_assets.definitions import (
+    allocation_job,
+    analyses_job,
+    checkpoint_job,
+    comparison_job,
+    corpora_job,
+    defs,
+    scores_job,
+    tokenizer_job,
+)
 from xrep_assets.errors import SettingError, XrepError
 from xrep_assets.evaluation.partitions import score_key
 from xrep_assets.profiles import Profile
@@ -121,6 +130,7 @@ def run_study(
         run(tokenizer_job)
         for key in chosen.checkpoints:
             run(checkpoint_job, key)
+            run(analyses_job, key)
     for key in chosen.score_keys:
         run(scores_job, key)
     run(comparison_job)

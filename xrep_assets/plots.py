@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -94,4 +94,19 @@ def per_language_bars(frame: "pl.DataFrame", tasks: Sequence[str]) -> "plt.Figur
     if checkpoints:
         axes[0, 0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
+    return figure
+
+
+def layer_curves(series: Mapping[str, Sequence[tuple[int, float]]], title: str, ylabel: str) -> "plt.Figure":
+    """One curve per series (a language pair, a weight matrix) with the layers on the x axis."""
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    for label, points in series.items():
+        layers, values = zip(*points) if points else ((), ())
+        axis.plot(layers, values, marker="o", markersize=3, label=label)
+    axis.set_xlabel("layer (0: embeddings)")
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    if len(series) > 1:
+        axis.legend(fontsize=7, ncol=2 if len(series) > 8 else 1, loc="best")
     return figure

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xrep_assets.errors import SettingError
-from xrep_assets.fixtures import OPUS_MIRROR, XGLUE_DIR
+from xrep_assets.fixtures import OPUS_MIRROR, UD_DIR, XGLUE_DIR
 from xrep_assets.study import (
     CONTINUED_PRETRAINING,
     ENGLISH_PAIRS,
@@ -51,6 +51,9 @@ class Profile:
     # A Hugging Face dataset laid out like the `xglue` script (a hub id or a local folder); when set
     # the tasks are read from it instead of `xglue_dir`.
     xglue_dataset: str | None
+    # A folder with the PUD treebanks (`UD_<Name>-PUD/<lang>_pud-ud-test.conllu`) the layer-wise
+    # analyses read; None downloads them from the UD release `analysis.pud.UD_RELEASE` on GitHub.
+    ud_dir: Path | None
     tokenizer_vocab_size: int
     tokenizer_sample_alpha: float  # exponent of the temperature sampling across languages (XLM: 0.3)
     # The most sentences the tokenizer trains on, drawn with that temperature (sentencepiece's
@@ -88,6 +91,7 @@ PROFILES: dict[str, Profile] = {
         opus_mirror=OPUS_MIRROR,
         xglue_dir=XGLUE_DIR,
         xglue_dataset=None,
+        ud_dir=UD_DIR,
         tokenizer_vocab_size=2000,
         tokenizer_sample_alpha=0.3,
         # Far above the fixtures' monolingual text (under 6,000 lines): the whole corpus is sampled.
@@ -117,6 +121,7 @@ PROFILES: dict[str, Profile] = {
         opus_mirror=None,
         xglue_dir=None,  # set XREP_XGLUE_DIR to the unpacked official archive
         xglue_dataset=None,  # or XREP_XGLUE_DATASET to a hub dataset with the `xglue` configs
+        ud_dir=None,  # or XREP_UD_DIR to a local copy of the PUD treebanks
         tokenizer_vocab_size=100_000,
         tokenizer_sample_alpha=0.3,
         # The study's scripts load a trained model (`-spm_file` of preprocessing/scripts/*/make_corpus.py
@@ -146,7 +151,11 @@ PROFILES: dict[str, Profile] = {
 
 
 def resolve_profile(
-    name: str, opus_mirror: str | None = None, xglue_dir: str | None = None, xglue_dataset: str | None = None
+    name: str,
+    opus_mirror: str | None = None,
+    xglue_dir: str | None = None,
+    xglue_dataset: str | None = None,
+    ud_dir: str | None = None,
 ) -> Profile:
     """The named profile with optional source overrides (e.g. a local OPUS mirror for `paper`)."""
     if name not in PROFILES:
@@ -158,6 +167,8 @@ def resolve_profile(
         profile = replace(profile, xglue_dir=Path(xglue_dir))
     if xglue_dataset:
         profile = replace(profile, xglue_dataset=xglue_dataset)
+    if ud_dir:
+        profile = replace(profile, ud_dir=Path(ud_dir))
     return profile
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 import dagster as dg
 
 from xrep_assets.artifacts import ArtifactFolder
-from xrep_assets.environment import OPUS_MIRROR_ENV_VAR, PROFILE_ENV_VAR, XGLUE_DATASET_ENV_VAR, XGLUE_DIR_ENV_VAR, env_value
+from xrep_assets.environment import (
+    OPUS_MIRROR_ENV_VAR,
+    PROFILE_ENV_VAR,
+    UD_DIR_ENV_VAR,
+    XGLUE_DATASET_ENV_VAR,
+    XGLUE_DIR_ENV_VAR,
+    env_value,
+)
 from xrep_assets.profiles import DEFAULT_PROFILE, Profile, resolve_profile
 
 
@@ -23,9 +30,10 @@ class StudySettings(dg.ConfigurableResource):
     opus_mirror: str | None = None
     xglue_dir: str | None = None
     xglue_dataset: str | None = None  # a hub dataset (or local folder) with the `xglue` script's configs
+    ud_dir: str | None = None  # a local copy of the PUD treebanks
 
     def resolved(self) -> Profile:
-        return resolve_profile(self.profile, self.opus_mirror, self.xglue_dir, self.xglue_dataset)
+        return resolve_profile(self.profile, self.opus_mirror, self.xglue_dir, self.xglue_dataset, self.ud_dir)
 
 
 class ArtifactStore(dg.ConfigurableResource):
@@ -72,13 +80,15 @@ class ArtifactStore(dg.ConfigurableResource):
 
 def default_study_settings(profile: str | None = None, environ: Mapping[str, str] | None = None) -> StudySettings:
     """The profile from `XREP_PROFILE` (or `profile`, e.g. `xrep study --profile`, which changes only
-    the profile); `XREP_OPUS_MIRROR`, `XREP_XGLUE_DIR` and `XREP_XGLUE_DATASET` override its sources.
+    the profile); `XREP_OPUS_MIRROR`, `XREP_XGLUE_DIR`, `XREP_XGLUE_DATASET` and `XREP_UD_DIR` override
+    its sources.
     `environ` defaults to this process's environment."""
     return StudySettings(
         profile=profile or env_value(PROFILE_ENV_VAR, environ) or DEFAULT_PROFILE,
         opus_mirror=env_value(OPUS_MIRROR_ENV_VAR, environ),
         xglue_dir=env_value(XGLUE_DIR_ENV_VAR, environ),
         xglue_dataset=env_value(XGLUE_DATASET_ENV_VAR, environ),
+        ud_dir=env_value(UD_DIR_ENV_VAR, environ),
     )
 
 

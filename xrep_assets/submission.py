@@ -22,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 
+from xrep_assets.analysis.assets import analysis_sentences, layer_analyses
 from xrep_assets.checkpoints.assets import checkpoint
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.corpora.assets import cleaned_bitext, pretraining_corpus, raw_bitext
@@ -30,7 +31,7 @@ from xrep_assets.errors import XrepError
 from xrep_assets.evaluation.assets import task_scores
 from xrep_assets.orchestration import StudyRunFailed, StudySlice
 from xrep_assets.tokenizers.assets import joint_tokenizer
-from xrep_assets.warehouse.assets import corpus_statistics, cross_lingual_comparison, warehouse_scores
+from xrep_assets.warehouse.assets import corpus_statistics, cross_lingual_comparison, warehouse_analyses, warehouse_scores
 
 # The backfill's states once nothing more will run (REQUESTED: still running; CANCELING: stopping).
 FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
@@ -76,8 +77,9 @@ def study_targets(chosen: StudySlice) -> list[dict[str, Any]]:
     """The backfill's `partitionsByAssets`: each asset of the study with the slice's partitions (a
     single-key range per partition; no `partitions` for an unpartitioned asset)."""
 
-    def target(asset: dg.AssetsDefinition, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
-        selector: dict[str, Any] = {"assetKey": {"path": list(asset.key.path)}}
+    def target(asset: dg.AssetsDefinition | dg.AssetKey, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+        key = asset if isinstance(asset, dg.AssetKey) else asset.key
+        selector: dict[str, Any] = {"assetKey": {"path": list(key.path)}}
         if keys is not None:
             selector["partitions"] = {"ranges": [{"start": str(key), "end": str(key)} for key in keys]}
         return selector
@@ -87,8 +89,11 @@ def study_targets(chosen: StudySlice) -> list[dict[str, Any]]:
         target(cleaned_bitext, chosen.corpus_keys),
         target(pretraining_corpus),
         target(corpus_statistics),
+        target(analysis_sentences),
         target(joint_tokenizer),
         target(checkpoint, chosen.checkpoints),
+        *(target(key, chosen.checkpoints) for key in sorted(layer_analyses.keys)),
+        target(warehouse_analyses, chosen.checkpoints),
     ]
     scores = [target(task_scores, chosen.score_keys), target(warehouse_scores, chosen.score_keys), target(cross_lingual_comparison)]
     return [*upstream, *scores] if chosen.upstream else scores

@@ -42,6 +42,8 @@ PUD_TREEBANKS: dict[str, str] = {
     "zh": "UD_Chinese-PUD",
 }
 UD_RAW_URL = "https://raw.githubusercontent.com/UniversalDependencies"
+# The UD release the analyses download when no local copy is configured (November 2024).
+UD_RELEASE = "r2.15"
 HTTP_TIMEOUT_S = 60
 
 CONLLU_FIELDS = 10  # ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC
@@ -220,9 +222,9 @@ def _treebank(lang: str) -> str:
     return PUD_TREEBANKS[lang]
 
 
-def parallel_pud(root: Path, languages: Iterable[str]) -> dict[str, list[str]]:
-    """The texts of the PUD sentences per language, aligned: item i of every list is the same sentence,
-    the i-th in sorted `sent_id` order (an order that does not depend on which file is read first).
+def parallel_pud(root: Path, languages: Iterable[str]) -> dict[str, dict[str, str]]:
+    """The texts of the PUD sentences per language by `sent_id`, every language's in sorted `sent_id`
+    order (an order that does not depend on which file is read first).
 
     Raises ConlluError naming the file whose `sent_id`s differ from the first language's."""
     languages = list(dict.fromkeys(languages))
@@ -245,7 +247,7 @@ def parallel_pud(root: Path, languages: Iterable[str]) -> dict[str, list[str]]:
                 f"not parallel to {pud_file(root, reference)}: {len(missing)} sent_ids missing {missing[:3]}, "
                 f"{len(extra)} not in it {extra[:3]}",
             )
-    return {lang: [texts[lang][item] for item in items] for lang in languages}
+    return {lang: {item: texts[lang][item] for item in items} for lang in languages}
 
 
 # --------------------------------------------------------------------------------------------------

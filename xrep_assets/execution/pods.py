@@ -16,6 +16,7 @@ from xrep_assets.errors import XrepError
 from xrep_assets.execution.commands import WORKER_ALLOCATOR_ENV, worker_command
 
 ALLOCATE_WORKER = "xrep_assets.workers.allocate"
+ANALYZE_WORKER = "xrep_assets.workers.analyze"
 PRETRAIN_WORKER = "xrep_assets.workers.pretrain"
 SCORE_WORKER = "xrep_assets.workers.score"
 TOKENIZE_WORKER = "xrep_assets.workers.tokenize"
@@ -59,6 +60,9 @@ STEP_RESOURCES: dict[str, dict[str, StepResources]] = {
         # The allocation: ~85 B per input row held (benchmarks/scale.py), 62 GiB extrapolated to the
         # study's 750M rows; the rest is margin for real corpora (more units, longer texts gathered).
         ALLOCATE_WORKER: StepResources(gpus=0, cpu="8", memory="96Gi", shm_size="1Gi"),
+        # One checkpoint's analyses: the encoder on one GPU; the vectors of every layer of 7 x 1,000
+        # PUD sentences and 5 x 1,000 held-out pairs (XLM-R large: 25 x 17,000 x 1,024 floats, 1.7 GB).
+        ANALYZE_WORKER: StepResources(gpus=1, cpu="8", memory="32Gi", shm_size="1Gi"),
         # One 8-GPU node per training run: DDP inside the pod, no cross-node rendezvous to set up.
         PRETRAIN_WORKER: StepResources(gpus=8, cpu="48", memory="384Gi", shm_size="64Gi"),
         # Probing and fine-tuning one checkpoint on one task fit on one GPU.
@@ -69,6 +73,7 @@ STEP_RESOURCES: dict[str, dict[str, StepResources]] = {
     },
     "tiny": {
         ALLOCATE_WORKER: StepResources(gpus=0, cpu="2", memory="2Gi", shm_size="256Mi"),
+        ANALYZE_WORKER: StepResources(gpus=0, cpu="2", memory="4Gi", shm_size="256Mi"),
         PRETRAIN_WORKER: StepResources(gpus=0, cpu="2", memory="4Gi", shm_size="1Gi"),
         SCORE_WORKER: StepResources(gpus=0, cpu="2", memory="4Gi", shm_size="1Gi"),
         TOKENIZE_WORKER: StepResources(gpus=0, cpu="2", memory="2Gi", shm_size="256Mi"),

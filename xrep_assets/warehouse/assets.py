@@ -8,13 +8,15 @@ reads its files before it opens the database, and holds it only for one transact
 import dagster as dg
 import polars as pl
 
+from xrep_assets.analysis.spec import ANALYSIS_ASSETS
 from xrep_assets.asset_keys import CORPORA_TEAM, EVALUATION_TEAM
+from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.evaluation.partitions import score_partitions
 from xrep_assets.markdown import markdown_table
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import TASK_KEYS, CatalogError
 from xrep_assets.warehouse.corpus_statistics import study_corpus_statistics
-from xrep_assets.warehouse.loading import TASK_SCORES, partition_load, read_partition_scores
+from xrep_assets.warehouse.loading import TASK_SCORES, analysis_rows, partition_load, read_partition_scores
 from xrep_assets.warehouse.report import VALUE_COLUMNS, comparison_numbers, for_display, report, vs_published_table
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
@@ -137,5 +139,34 @@ def cross_lingual_comparison(config: ComparisonConfig, warehouse: DuckDBWarehous
             "mt_vs_lm": dg.MetadataValue.md(markdown_table(for_display(mt_vs_lm))),
             "vs_published": dg.MetadataValue.md(markdown_table(for_display(vs_published))),
             **comparison_numbers(comparison, mt_vs_lm),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=checkpoint_partitions,
+    deps=[dg.AssetKey(key) for key in ANALYSIS_ASSETS.values()],
+    group_name="comparison",
+    kinds={"duckdb"},
+    owners=[EVALUATION_TEAM],
+    pool=WAREHOUSE_POOL,
+    automation_condition=WAREHOUSE_SCORES_CONDITION,
+)
+def warehouse_analyses(context: dg.AssetExecutionContext, artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
+    """One checkpoint's layer-wise analyses in DuckDB; partitioned by checkpoint, like the analyses.
+
+    The tables `cka_by_layer`, `retrieval_by_layer` and `weight_spectrum`: the checkpoint's analysis files replace its rows of each table in one transaction (an analysis not
+    materialized yet leaves its table's rows of the checkpoint empty); the views `alignment_by_layer`
+    and `alignment_vs_transfer` (alignment at each layer against the task scores, rank correlation
+    per task) read them. Follows the analyses (automation), like warehouse_scores follows the scores.
+    """
+    checkpoint = context.partition_key
+    tables = analysis_rows(artifacts.path(), checkpoint)
+    replaced = warehouse.replace_checkpoint(checkpoint, tables)
+    return dg.MaterializeResult(
+        metadata={
+            **{f"rows/{table}": rows.height for table, rows in tables.items()},
+            "rows_replaced": sum(replaced.values()),
+            "warehouse": warehouse.path,
         }
     )

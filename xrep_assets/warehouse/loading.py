@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from xrep_assets.analysis.files import SCHEMAS, analysis_parts, read_all_analyses
+from xrep_assets.analysis.spec import ANALYSIS_ASSETS
 from xrep_assets.checkpoints.record import REVISION_PREFIX
 from xrep_assets.errors import EmptyOutputError
 from xrep_assets.evaluation.partitions import score_key
@@ -114,8 +116,25 @@ def partition_load(instance: dg.DagsterInstance | None, checkpoint: str, task: s
     return scores, pl.DataFrame([r for r in runs if r is not None], schema=RUN_SCHEMA)
 
 
+def analysis_rows(root: Path, checkpoint: str) -> dict[str, pl.DataFrame]:
+    """One checkpoint's rows of each analysis table, from the analysis files it has; a checkpoint with
+    none is an error (loaded, it would only delete rows)."""
+    tables = {}
+    for analysis, table in ANALYSIS_ASSETS.items():
+        path = root.joinpath(*analysis_parts(checkpoint, analysis))
+        schema = SCHEMAS[analysis]
+        tables[table] = pl.read_parquet(path).select(list(schema)).cast(schema) if path.exists() else pl.DataFrame(schema=schema)
+    if not any(rows.height for rows in tables.values()):
+        raise WarehouseError(
+            f"no analysis file of {checkpoint} in {root.joinpath(*analysis_parts(checkpoint, 'cka')).parent}: "
+            f"materialize {', '.join(ANALYSIS_ASSETS.values())} for {checkpoint} first"
+        )
+    return tables
+
+
 def rebuild_tables(instance: dg.DagsterInstance | None, root: Path) -> dict[str, pl.DataFrame]:
-    """`scores` and `runs` as every per-partition score file under `root` and the instance give them."""
+    """`scores` and `runs` as every per-partition score file under `root` and the instance give them,
+    and each analysis table from every checkpoint's analysis file."""
     everything = read_all_scores(root)
     loads = [
         partition_load(instance, str(checkpoint), str(task), rows)
@@ -123,4 +142,5 @@ def rebuild_tables(instance: dg.DagsterInstance | None, root: Path) -> dict[str,
     ]
     scores = pl.concat([s for s, _ in loads]) if loads else pl.DataFrame(schema=WAREHOUSE_SCORE_SCHEMA)
     runs = pl.concat([r for _, r in loads]).unique("run_id", keep="last", maintain_order=True) if loads else pl.DataFrame(schema=RUN_SCHEMA)
-    return {"scores": scores, "runs": runs}
+    # Each analysis's table is named as its asset.
+    return {"scores": scores, "runs": runs, **{table: read_all_analyses(root, a) for a, table in ANALYSIS_ASSETS.items()}}

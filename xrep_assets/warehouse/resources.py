@@ -159,6 +159,20 @@ class DuckDBWarehouse(dg.ConfigurableResource):
                 self._insert(con, "runs", runs, verb="INSERT OR REPLACE")
         return int(replaced)
 
+    def replace_checkpoint(self, checkpoint: str, tables: Mapping[str, pl.DataFrame]) -> dict[str, int]:
+        """Replaces exactly one checkpoint's rows in each of `tables` (the analyses), all in one
+        transaction; returns how many rows each table had for it before."""
+        for table, rows in tables.items():
+            strays = rows.filter(pl.col("checkpoint") != checkpoint)["checkpoint"].unique().to_list()
+            if strays:
+                raise WarehouseError(f"{table} rows for checkpoint {checkpoint} hold checkpoint {strays[0]!r}")
+        replaced = {}
+        with self.transaction() as con:
+            for table, rows in tables.items():
+                replaced[table] = int(con.execute(f"DELETE FROM {table} WHERE checkpoint = ?", [checkpoint]).fetchone()[0])
+                self._insert(con, table, rows)
+        return replaced
+
     def rebuild(self, tables: Mapping[str, pl.DataFrame]) -> None:
         """Drops every table and view, recreates the schema and fills `tables`, in one transaction:
         the way back from a schema change, or from rows whose score files are gone."""

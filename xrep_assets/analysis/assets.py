@@ -1,0 +1,123 @@
+"""The analysis assets: the parallel sentences (`analysis_sentences`), and per checkpoint the layer-wise
+analyses (`cka_by_layer`, `retrieval_by_layer`, `weight_spectrum`: one multi-asset, one worker, so the
+sentences are encoded once for all of them)."""
+
+import dagster as dg
+import polars as pl
+
+from xrep_assets.analysis.files import SENTENCES_PARTS
+from xrep_assets.analysis.parallel import held_out_frame, parallel_sets, pud_frame
+from xrep_assets.analysis.pud import PUD_TREEBANKS, parallel_pud
+from xrep_assets.analysis.resources import PudSource
+from xrep_assets.analysis.spec import ANALYSIS_ASSETS, AnalyzeSpec
+from xrep_assets.asset_keys import EVALUATION_TEAM
+from xrep_assets.checkpoints.assets import checkpoint
+from xrep_assets.checkpoints.partitions import checkpoint_partitions
+from xrep_assets.checkpoints.record import checkpoint_parts, read_record
+from xrep_assets.corpora.assets import pretraining_corpus
+from xrep_assets.errors import SettingError
+from xrep_assets.execution.launchers import WorkerLauncher
+from xrep_assets.execution.pods import ANALYZE_WORKER
+from xrep_assets.markdown import markdown_table
+from xrep_assets.resources import ArtifactStore, StudySettings
+
+ASSET_ANALYSIS = {dg.AssetKey(key): analysis for analysis, key in ANALYSIS_ASSETS.items()}
+
+
+class SentencesConfig(dg.Config):
+    """How many held-out pairs each English pair gives the analyses (its first validation rows)."""
+
+    held_out_sentences: int = 1000
+
+
+@dg.asset(deps=[pretraining_corpus], group_name="analyses", kinds={"polars", "parquet"}, owners=[EVALUATION_TEAM])
+def analysis_sentences(config: SentencesConfig, study: StudySettings, artifacts: ArtifactStore, pud: PudSource) -> dg.MaterializeResult:
+    """The parallel sentences every checkpoint's analyses read; unpartitioned.
+
+    `pud`: the PUD treebanks' 1,000 sentences in ar, de, en, es, fr, ru and zh (the profile's folder,
+    else the UD release downloaded once); `held-out/<pair>`: each English pair's first
+    `held_out_sentences` validation rows of the study corpus, held out of pretraining. One row per
+    sentence: dataset, item (what translations share), language, text.
+    """
+    if config.held_out_sentences < 2:
+        raise SettingError(f"held_out_sentences must be at least 2, got {config.held_out_sentences}")
+    profile = study.resolved()
+    treebanks = pud.treebanks(profile.ud_dir, PUD_TREEBANKS)
+    sentences = pl.concat([
+        pud_frame(parallel_pud(treebanks, PUD_TREEBANKS)),
+        held_out_frame(artifacts.path(), profile.pairs, config.held_out_sentences),
+    ])
+    path = artifacts.path(*SENTENCES_PARTS)
+    sets = parallel_sets(sentences, str(path))  # refused before it is written
+    with artifacts.writing_file(*SENTENCES_PARTS) as tmp:
+        sentences.write_parquet(tmp)
+    counts = sentences.group_by("dataset", "lang", maintain_order=True).len("sentences")
+    return dg.MaterializeResult(metadata={
+        "sentences": sentences.height,
+        **{f"items/{dataset}": len(next(iter(by_lang.values()))) for dataset, by_lang in sets.items()},
+        "per_language": dg.MetadataValue.md(markdown_table(counts)),
+        "treebanks": str(treebanks),
+        "path": str(path),
+    })
+
+
+class AnalysisConfig(dg.Config):
+    """How the layer-wise analyses read a checkpoint: sentence vectors pooled over subwords, inputs
+    cut at `max_length` subwords (the study's probing cut, eval-monolingual/)."""
+
+    pooling: str = "mean"  # mean | first | last
+    max_length: int = 128
+
+
+_COMMON = {"partitions_def": checkpoint_partitions, "group_name": "analyses", "owners": [EVALUATION_TEAM]}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ANALYSIS_ASSETS["cka"], deps=[checkpoint, analysis_sentences], kinds={"pytorch", "parquet"}, **_COMMON,
+            description="Linear CKA between each language and English on parallel sentences, layer by layer; "
+            "partitioned by checkpoint. Rows: set (pud, held-out/<pair>), language, layer.",
+        ),
+        dg.AssetSpec(
+            ANALYSIS_ASSETS["retrieval"], deps=[checkpoint, analysis_sentences], kinds={"pytorch", "parquet"}, **_COMMON,
+            description="Parallel sentence retrieval accuracy (cosine nearest neighbour), both directions of every "
+            "language pair of each set, layer by layer; partitioned by checkpoint.",
+        ),
+        dg.AssetSpec(
+            ANALYSIS_ASSETS["spectrum"], deps=[checkpoint], kinds={"pytorch", "parquet"}, **_COMMON,
+            description="Singular values and effective rank of every weight matrix of the encoder stack, filed by "
+            "layer (0: embeddings); partitioned by checkpoint.",
+        ),
+    ],
+    can_subset=True,
+    retry_policy=dg.RetryPolicy(max_retries=2),
+)
+def layer_analyses(
+    context: dg.AssetExecutionContext,
+    config: AnalysisConfig,
+    study: StudySettings,
+    artifacts: ArtifactStore,
+    launcher: WorkerLauncher,
+):
+    """The selected analyses of one checkpoint, in one worker (`analysis/work.py`)."""
+    key = context.partition_key
+    profile = study.resolved()
+    directory = artifacts.path(*checkpoint_parts(key))
+    spec = AnalyzeSpec(
+        checkpoint=key,
+        revision=read_record(directory).revision,
+        checkpoint_dir=str(directory),
+        analyses=tuple(sorted(ASSET_ANALYSIS[k] for k in context.selected_asset_keys)),
+        sentences=str(artifacts.path(*SENTENCES_PARTS)),
+        artifacts_root=str(artifacts.path()),
+        artifacts_remote=artifacts.remote,
+        pooling=config.pooling,
+        max_length=config.max_length,
+        device=profile.device,
+        threads=profile.threads,
+        run_id=context.run_id,
+    )
+    spec_path = spec.write(artifacts.path("specs", "analyses", f"{key}__{context.run_id}.json"))
+    context.log.info(f"analyses {', '.join(spec.analyses)} of {key} with {spec_path}")
+    yield from launcher.launch_assets(context, ANALYZE_WORKER, spec_path, profile)

@@ -1,0 +1,38 @@
+"""The analyses' files in the artifact store, one per checkpoint and analysis (the source of truth the
+warehouse loads), and the parallel sentences they read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+# One row per sentence of a parallel set (`parallel.py`): rows of the same `item` translate each other.
+SENTENCES_SCHEMA: dict[str, pl.DataType] = {"dataset": pl.String(), "item": pl.String(), "lang": pl.String(), "text": pl.String()}
+SENTENCES_PARTS = ("analyses", "sentences.parquet")
+
+CKA_SCHEMA: dict[str, pl.DataType] = {
+    "checkpoint": pl.String(), "revision": pl.String(), "dataset": pl.String(), "language": pl.String(),
+    "reference": pl.String(), "layer": pl.Int32(), "cka": pl.Float64(), "sentences": pl.Int32(),
+}
+RETRIEVAL_SCHEMA: dict[str, pl.DataType] = {
+    "checkpoint": pl.String(), "revision": pl.String(), "dataset": pl.String(), "source": pl.String(),
+    "target": pl.String(), "layer": pl.Int32(), "accuracy": pl.Float64(), "sentences": pl.Int32(),
+}
+SPECTRUM_SCHEMA: dict[str, pl.DataType] = {
+    "checkpoint": pl.String(), "revision": pl.String(), "layer": pl.Int32(), "matrix": pl.String(),
+    "rows": pl.Int32(), "cols": pl.Int32(), "effective_rank": pl.Float64(), "top_singular_value": pl.Float64(),
+    "singular_values": pl.List(pl.Float64()),
+}
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {"cka": CKA_SCHEMA, "retrieval": RETRIEVAL_SCHEMA, "spectrum": SPECTRUM_SCHEMA}
+
+
+def analysis_parts(checkpoint: str, analysis: str) -> tuple[str, ...]:
+    return ("analyses", "by_checkpoint", checkpoint, f"{analysis}.parquet")
+
+
+def read_all_analyses(root: Path, analysis: str) -> pl.DataFrame:
+    """Every checkpoint's rows of `analysis` under the store's `root`."""
+    files = sorted(root.joinpath("analyses", "by_checkpoint").glob(f"*/{analysis}.parquet"))
+    schema = SCHEMAS[analysis]
+    return pl.concat([pl.DataFrame(schema=schema), *(pl.read_parquet(f).select(list(schema)).cast(schema) for f in files)])

@@ -1,0 +1,178 @@
+"""One checkpoint's layer-wise analyses, start to end: what the analysis worker runs for an `AnalyzeSpec`.
+
+The checkpoint's encoder is loaded once. The analyses that read the parallel sentences (CKA,
+retrieval) share their vectors: each language of each set is encoded once, every layer coming out of
+the same forward pass of each batch (`Encoder.sentence_vectors_by_layer`), mean-pooled over the
+sentence's subwords, the input cut at `max_length` subwords. The weight spectrum reads the weights
+alone. Each analysis is written to its own file (`files.analysis_parts`), atomically, and reported
+as the metadata of its asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from xrep_assets.analysis.files import CKA_SCHEMA, RETRIEVAL_SCHEMA, SPECTRUM_SCHEMA, analysis_parts
+from xrep_assets.analysis.measures import linear_cka, retrieval_accuracy
+from xrep_assets.analysis.parallel import parallel_sets
+from xrep_assets.analysis.spec import ANALYSIS_ASSETS, ENCODING_ANALYSES, AnalyzeSpec
+from xrep_assets.analysis.spectrum import MatrixSpectrum, weight_spectra
+from xrep_assets.artifacts import ArtifactFolder
+from xrep_assets.checkpoints.encoder import Encoder, language_codes_of
+from xrep_assets.errors import EmptyOutputError
+from xrep_assets.evaluation.scoring import resolve_device
+from xrep_assets.markdown import markdown_table
+from xrep_assets.plots import layer_curves, png_markdown
+from xrep_assets.study import SOURCE_LANGUAGE
+
+# dataset -> language -> (layers, sentences, hidden)
+LayerVectors = Mapping[str, Mapping[str, np.ndarray]]
+
+
+def encode_sets(encoder: Encoder, sets: Mapping[str, Mapping[str, list[str]]], log: Callable[[str], None]) -> dict[str, dict[str, np.ndarray]]:
+    vectors: dict[str, dict[str, np.ndarray]] = {}
+    for dataset, by_lang in sets.items():
+        vectors[dataset] = {lang: encoder.sentence_vectors_by_layer(texts, lang=lang) for lang, texts in by_lang.items()}
+        sizes = next(iter(vectors[dataset].values())).shape
+        log(f"{dataset}: {len(by_lang)} languages x {sizes[1]} sentences encoded, layers 0-{sizes[0] - 1}")
+    return vectors
+
+
+def cka_frame(checkpoint: str, revision: str | None, vectors: LayerVectors) -> pl.DataFrame:
+    """Per set, language and layer: linear CKA with English on the same sentences."""
+    rows = []
+    for dataset, by_lang in vectors.items():
+        if SOURCE_LANGUAGE not in by_lang:
+            continue
+        reference = by_lang[SOURCE_LANGUAGE]
+        for lang, layers in by_lang.items():
+            if lang == SOURCE_LANGUAGE:
+                continue
+            for layer in range(layers.shape[0]):
+                rows.append({"checkpoint": checkpoint, "revision": revision, "dataset": dataset, "language": lang,
+                             "reference": SOURCE_LANGUAGE, "layer": layer, "cka": linear_cka(layers[layer], reference[layer]),
+                             "sentences": layers.shape[1]})
+    return pl.DataFrame(rows, schema=CKA_SCHEMA)
+
+
+def retrieval_frame(checkpoint: str, revision: str | None, vectors: LayerVectors) -> pl.DataFrame:
+    """Per set, language pair (both directions) and layer: the share of sentences whose nearest
+    neighbour in the other language is their translation."""
+    rows = []
+    for dataset, by_lang in vectors.items():
+        for a, b in combinations(sorted(by_lang), 2):
+            for layer in range(by_lang[a].shape[0]):
+                found = retrieval_accuracy(by_lang[a][layer], by_lang[b][layer])
+                for source, target, accuracy in ((a, b, found.forward), (b, a, found.backward)):
+                    rows.append({"checkpoint": checkpoint, "revision": revision, "dataset": dataset, "source": source,
+                                 "target": target, "layer": layer, "accuracy": accuracy, "sentences": by_lang[a].shape[1]})
+    return pl.DataFrame(rows, schema=RETRIEVAL_SCHEMA)
+
+
+def spectrum_frame(checkpoint: str, revision: str | None, spectra: list[MatrixSpectrum]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"checkpoint": checkpoint, "revision": revision, "layer": s.layer, "matrix": s.name, "rows": s.shape[0],
+          "cols": s.shape[1], "effective_rank": s.effective_rank, "top_singular_value": float(s.singular_values[0]),
+          "singular_values": s.singular_values.tolist()} for s in spectra],
+        schema=SPECTRUM_SCHEMA,
+    )
+
+
+def analyze_checkpoint(spec: AnalyzeSpec, log: Callable[[str], None] = print) -> dict[str, dict[str, object]]:
+    """Every analysis of `spec`; writes one file per analysis; returns each asset's metadata by key."""
+    if spec.threads:
+        torch.set_num_threads(spec.threads)  # before any torch work: it fixes how sums are split
+    directory = Path(spec.checkpoint_dir)
+    encoder = Encoder(directory, device=resolve_device(spec.device), max_length=spec.max_length,
+                      pooling=spec.pooling, lang_codes=language_codes_of(directory))
+    store = ArtifactFolder(spec.artifacts_root, spec.artifacts_remote)
+    frames: dict[str, pl.DataFrame] = {}
+    if ENCODING_ANALYSES & set(spec.analyses):
+        sets = parallel_sets(pl.read_parquet(spec.sentences), spec.sentences)
+        vectors = encode_sets(encoder, sets, log)
+        if "cka" in spec.analyses:
+            frames["cka"] = cka_frame(spec.checkpoint, spec.revision, vectors)
+        if "retrieval" in spec.analyses:
+            frames["retrieval"] = retrieval_frame(spec.checkpoint, spec.revision, vectors)
+    if "spectrum" in spec.analyses:
+        frames["spectrum"] = spectrum_frame(spec.checkpoint, spec.revision, weight_spectra(encoder.stack))
+    for analysis, frame in frames.items():
+        if frame.height == 0:  # e.g. CKA on sets without English: checked before any file is written
+            raise EmptyOutputError(f"{ANALYSIS_ASSETS[analysis]} {spec.checkpoint}", spec.sentences, "no row")
+    reports = {}
+    for analysis, frame in frames.items():
+        with store.writing_file(*analysis_parts(spec.checkpoint, analysis)) as tmp:
+            frame.write_parquet(tmp)
+        reports[ANALYSIS_ASSETS[analysis]] = METADATA[analysis](frame, spec.checkpoint)
+        log(f"{ANALYSIS_ASSETS[analysis]}: {frame.height} rows")
+    return reports
+
+
+# --------------------------------------------------------------------------------------------------
+# What the assets show: metadata as dagster-pipes carries it; a number a user charts is its own entry
+
+
+def _md(text: str) -> dict[str, str]:
+    return {"raw_value": text, "type": "md"}
+
+
+def _by_layer_table(frame: pl.DataFrame, series: str, value: str) -> pl.DataFrame:
+    return frame.pivot(on=series, index="layer", values=value, aggregate_function="mean", sort_columns=True).sort("layer")
+
+
+def _plots(frame: pl.DataFrame, series: str, value: str, title: str, ylabel: str) -> dict[str, object]:
+    """One plot per dataset, one curve per `series`, layers on the x axis."""
+    out = {}
+    for (dataset,), rows in frame.group_by("dataset", maintain_order=True):
+        curves = {str(name): list(zip(part["layer"], part[value])) for (name,), part in rows.sort("layer").group_by(series, maintain_order=True)}
+        out[f"plot/{dataset}"] = _md(png_markdown(layer_curves(curves, f"{title}: {dataset}", ylabel), f"{title} {dataset}"))
+    return out
+
+
+def cka_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]:
+    last = frame.filter(pl.col("layer") == pl.col("layer").max().over("dataset"))
+    return {
+        "layers": int(frame["layer"].max()) + 1,
+        **{f"cka/{d}/{lang}": float(v) for d, lang, v in last.select("dataset", "language", "cka").iter_rows()},
+        **{f"table/{d}": _md(markdown_table(_by_layer_table(rows, "language", "cka"), float_precision=3))
+           for (d,), rows in frame.group_by("dataset", maintain_order=True)},
+        **_plots(frame, "language", "cka", f"linear CKA with English, {checkpoint}", "CKA"),
+    }
+
+
+def retrieval_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]:
+    pairs = frame.with_columns(pl.concat_str("source", pl.lit("-"), "target").alias("direction"))
+    last = pairs.filter(pl.col("layer") == pl.col("layer").max().over("dataset"))
+    return {
+        "layers": int(frame["layer"].max()) + 1,
+        **{f"retrieval/{d}/{direction}": float(v) for d, direction, v in last.select("dataset", "direction", "accuracy").iter_rows()},
+        **{f"table/{d}": _md(markdown_table(_by_layer_table(rows, "direction", "accuracy"), float_precision=3))
+           for (d,), rows in pairs.group_by("dataset", maintain_order=True)},
+        **_plots(pairs, "direction", "accuracy", f"retrieval accuracy, {checkpoint}", "accuracy"),
+    }
+
+
+def spectrum_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]:
+    per_layer = frame.group_by("layer").agg(pl.col("effective_rank").mean(), pl.len().alias("matrices")).sort("layer")
+    # A matrix's role across layers: its name without the layer's block index.
+    roles = frame.with_columns(pl.col("matrix").str.replace(r"(^|\.)(layer|layers|h|block)\.\d+\.", "${1}").alias("role"))
+    curves = {str(role): list(zip(part["layer"], part["effective_rank"]))
+              for (role,), part in roles.filter(pl.col("layer") > 0).sort("layer").group_by("role", maintain_order=True)}
+    return {
+        "matrices": frame.height,
+        **{f"effective_rank/layer_{layer}": float(rank) for layer, rank in per_layer.select("layer", "effective_rank").iter_rows()},
+        "table": _md(markdown_table(per_layer, float_precision=1)),
+        "plot": _md(png_markdown(layer_curves(curves, f"effective rank of the weights, {checkpoint}", "effective rank"),
+                                 f"effective rank {checkpoint}")),
+    }
+
+
+METADATA: dict[str, Callable[[pl.DataFrame, str], dict[str, object]]] = {
+    "cka": cka_metadata, "retrieval": retrieval_metadata, "spectrum": spectrum_metadata,
+}
