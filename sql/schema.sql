@@ -141,3 +141,19 @@ CREATE TABLE IF NOT EXISTS weight_spectrum (
     singular_values     DOUBLE[] NOT NULL, -- descending
     PRIMARY KEY (checkpoint, matrix)
 );
+
+-- The layer-wise probe (probe_by_layer): the scorer's frozen-encoder protocol trained on each layer's
+-- features of one task; one row per test language, metric, layer and seed, like `scores`.
+CREATE TABLE IF NOT EXISTS probe_by_layer (
+    checkpoint  VARCHAR NOT NULL,
+    revision    VARCHAR,
+    task        VARCHAR NOT NULL,
+    protocol    VARCHAR NOT NULL,      -- probe or linear
+    language    VARCHAR NOT NULL,
+    layer       INTEGER NOT NULL,      -- 0 = embeddings
+    metric      VARCHAR NOT NULL,
+    value       DOUBLE  NOT NULL,      -- a fraction in [0, 1]
+    seed        INTEGER NOT NULL,
+    n_examples  INTEGER NOT NULL,
+    PRIMARY KEY (checkpoint, task, protocol, language, layer, metric, seed)
+);

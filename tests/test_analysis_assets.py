@@ -21,6 +21,9 @@ from xrep_assets.checkpoints.encoder import Encoder
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME
 from xrep_assets.checkpoints.record import CheckpointRecord, write_record
 from xrep_assets.corpora.layout import study_corpus_dir, study_bitext_name
+from xrep_assets.evaluation.assets import task_scores
+from xrep_assets.evaluation.partitions import score_key
+from xrep_assets.evaluation.score_files import score_parts
 from xrep_assets.execution.launchers import LocalWorkerLauncher
 from xrep_assets.fixtures import UD_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
@@ -66,10 +69,14 @@ def store(toy_tokenizer_dir, tmp_path_factory):
     return root, resources, instance, sentences
 
 
+# The linear head keeps the layer-wise probe quick; the MLP probe runs in the tiny study.
+LINEAR = {"ops": {"layer_analyses": {"config": {"probe_protocol": "linear", "probe_task": "XNLI"}}}}
+
+
 def analyses_run(store, selection=None):
     root, resources, instance, _ = store
     return dg.materialize([layer_analyses, analysis_sentences], resources=resources, instance=instance, partition_key="mlm",
-                          selection=selection or [layer_analyses])
+                          selection=selection or [layer_analyses], run_config=LINEAR)
 
 
 def test_the_parallel_sentences_are_pud_and_each_english_pairs_held_out_rows(store):
@@ -89,7 +96,7 @@ def test_one_worker_writes_every_analysis_of_a_checkpoint(store):
     result = analyses_run(store)
     reported = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
                 for e in result.get_asset_materialization_events()}
-    assert set(reported) == {"cka_by_layer", "retrieval_by_layer", "weight_spectrum"}
+    assert set(reported) == {"cka_by_layer", "retrieval_by_layer", "weight_spectrum", "probe_by_layer"}
     cka = pl.read_parquet(root.joinpath(*analysis_parts("mlm", "cka")))
     retrieval = pl.read_parquet(root.joinpath(*analysis_parts("mlm", "retrieval")))
     spectrum = pl.read_parquet(root.joinpath(*analysis_parts("mlm", "spectrum")))
@@ -114,6 +121,23 @@ def test_one_worker_writes_every_analysis_of_a_checkpoint(store):
     assert "retrieval/pud/en-fr" in reported["retrieval_by_layer"] and "effective_rank/layer_1" in reported["weight_spectrum"]
 
 
+def test_the_layer_wise_probe_reads_the_scorers_features_and_matches_its_last_layer(store):
+    root, resources, instance, _ = store
+    config = {"protocol": "linear", "chance_reruns": 0, "seeds": [0]}
+    dg.materialize([task_scores], resources=resources, instance=instance, partition_key=score_key("mlm", "XNLI"),
+                   run_config={"ops": {"task_scores": {"config": config}}})
+    result = analyses_run(store, selection=["probe_by_layer"])
+    logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
+    assert any("features of layer 2 from the cache" in line for line in logs)  # the scorer's layer -1
+    probe = pl.read_parquet(root.joinpath(*analysis_parts("mlm", "probe")))
+    assert set(probe["layer"]) == {0, 1, 2} and set(probe["protocol"]) == {"linear"}
+    scores = pl.read_parquet(root.joinpath(*score_parts("mlm", "XNLI", "linear"))).filter(pl.col("split") == "test")
+    last = probe.filter(pl.col("layer") == LAYERS).select("language", "metric", "value").sort("language", "metric")
+    assert last.equals(scores.select("language", "metric", "value").sort("language", "metric"))
+    meta = result.asset_materializations_for_node("layer_analyses")[0].metadata
+    assert meta["task"].value == "XNLI" and "task_average/layer_0" in meta and "plot" in meta
+
+
 def test_a_subset_runs_only_its_analyses(store):
     root, _, _, _ = store
     analyses_run(store)
@@ -135,6 +159,8 @@ def test_the_warehouse_holds_the_analyses_and_their_views(store):
     assert alignment["cka"].to_list() == pytest.approx([1.0] * (LAYERS + 1))
     assert alignment["retrieval"].to_list() == [1.0] * (LAYERS + 1)
     assert warehouse.query("SELECT count(*) AS n FROM weight_spectrum")["n"].item() == 15
+    probe = warehouse.query("SELECT DISTINCT layer FROM probe_by_layer WHERE task = 'XNLI' ORDER BY layer")
+    assert probe["layer"].to_list() == list(range(LAYERS + 1))
 
 
 def test_alignment_against_transfer_is_a_rank_correlation_by_hand(tmp_path):

@@ -116,8 +116,8 @@ def test_the_whole_study_is_one_backfill_in_dependency_order():
     tiny = PROFILES["tiny"]
     targets = {t["assetKey"]["path"][0]: t.get("partitions") for t in study_targets(study_slice(tiny))}
     assert list(targets) == ["raw_bitext", "cleaned_bitext", "pretraining_corpus", "corpus_statistics", "analysis_sentences",
-                             "joint_tokenizer", "checkpoint", "cka_by_layer", "retrieval_by_layer", "weight_spectrum",
-                             "warehouse_analyses", "task_scores", "warehouse_scores", "cross_lingual_comparison"]
+                             "joint_tokenizer", "checkpoint", "cka_by_layer", "probe_by_layer", "retrieval_by_layer",
+                             "weight_spectrum", "warehouse_analyses", "task_scores", "warehouse_scores", "cross_lingual_comparison"]
     assert [r["start"] for r in targets["cka_by_layer"]["ranges"]] == list(tiny.checkpoints)
     assert len(targets["raw_bitext"]["ranges"]) == 2 * len(tiny.pairs)
     assert [r["start"] for r in targets["checkpoint"]["ranges"]] == list(tiny.checkpoints)

@@ -26,6 +26,7 @@ CHECKS = {
     "cross_lingual_comparison": {},
     "analysis_sentences": {},
     "cka_by_layer": {},
+    "probe_by_layer": {},
     "retrieval_by_layer": {},
     "weight_spectrum": {},
     "warehouse_analyses": {},

@@ -1,6 +1,6 @@
 """The analysis assets: the parallel sentences (`analysis_sentences`), and per checkpoint the layer-wise
-analyses (`cka_by_layer`, `retrieval_by_layer`, `weight_spectrum`: one multi-asset, one worker, so the
-sentences are encoded once for all of them)."""
+analyses (`cka_by_layer`, `retrieval_by_layer`, `weight_spectrum`, `probe_by_layer`: one multi-asset,
+one worker, so the checkpoint is loaded and the sentences are encoded once for all of them)."""
 
 import dagster as dg
 import polars as pl
@@ -16,6 +16,7 @@ from xrep_assets.checkpoints.partitions import checkpoint_partitions
 from xrep_assets.checkpoints.record import checkpoint_parts, read_record
 from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.errors import SettingError
+from xrep_assets.evaluation.assets import task_data_source
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import ANALYZE_WORKER
 from xrep_assets.markdown import markdown_table
@@ -63,10 +64,16 @@ def analysis_sentences(config: SentencesConfig, study: StudySettings, artifacts:
 
 class AnalysisConfig(dg.Config):
     """How the layer-wise analyses read a checkpoint: sentence vectors pooled over subwords, inputs
-    cut at `max_length` subwords (the study's probing cut, eval-monolingual/)."""
+    cut at `max_length` subwords (the study's probing cut, eval-monolingual/); and which task the
+    layer-wise probe trains, with which frozen-encoder protocol (the scorer's settings)."""
 
     pooling: str = "mean"  # mean | first | last
     max_length: int = 128
+    probe_task: str = "XNLI"  # one of the 8 XGLUE tasks
+    probe_protocol: str = "probe"  # probe (the MLP head, as the study's table) | linear
+    seeds: list[int] | None = None  # None: the profile's eval_seeds
+    max_train_examples: int | None = None  # None: all English training examples
+    feature_cache: bool = True  # share the scorer's cached features
 
 
 _COMMON = {"partitions_def": checkpoint_partitions, "group_name": "analyses", "owners": [EVALUATION_TEAM]}
@@ -83,6 +90,11 @@ _COMMON = {"partitions_def": checkpoint_partitions, "group_name": "analyses", "o
             ANALYSIS_ASSETS["retrieval"], deps=[checkpoint, analysis_sentences], kinds={"pytorch", "parquet"}, **_COMMON,
             description="Parallel sentence retrieval accuracy (cosine nearest neighbour), both directions of every "
             "language pair of each set, layer by layer; partitioned by checkpoint.",
+        ),
+        dg.AssetSpec(
+            ANALYSIS_ASSETS["probe"], deps=[checkpoint], kinds={"pytorch", "scikitlearn", "parquet"}, **_COMMON,
+            description="The zero-shot probing curve of one task (config: probe_task, XNLI by default), layer by layer; "
+            "partitioned by checkpoint. The scorer's frozen-encoder protocol trained on each layer's features.",
         ),
         dg.AssetSpec(
             ANALYSIS_ASSETS["spectrum"], deps=[checkpoint], kinds={"pytorch", "parquet"}, **_COMMON,
@@ -103,12 +115,13 @@ def layer_analyses(
     """The selected analyses of one checkpoint, in one worker (`analysis/work.py`)."""
     key = context.partition_key
     profile = study.resolved()
+    analyses = tuple(sorted(ASSET_ANALYSIS[k] for k in context.selected_asset_keys))
     directory = artifacts.path(*checkpoint_parts(key))
     spec = AnalyzeSpec(
         checkpoint=key,
         revision=read_record(directory).revision,
         checkpoint_dir=str(directory),
-        analyses=tuple(sorted(ASSET_ANALYSIS[k] for k in context.selected_asset_keys)),
+        analyses=analyses,
         sentences=str(artifacts.path(*SENTENCES_PARTS)),
         artifacts_root=str(artifacts.path()),
         artifacts_remote=artifacts.remote,
@@ -117,6 +130,13 @@ def layer_analyses(
         device=profile.device,
         threads=profile.threads,
         run_id=context.run_id,
+        probe_task=config.probe_task,
+        probe_protocol=config.probe_protocol,
+        source=task_data_source(profile) if "probe" in analyses else None,
+        seeds=tuple(config.seeds if config.seeds is not None else profile.eval_seeds),
+        patience=profile.probe_patience,
+        max_train_examples=config.max_train_examples,
+        feature_cache=config.feature_cache,
     )
     spec_path = spec.write(artifacts.path("specs", "analyses", f"{key}__{context.run_id}.json"))
     context.log.info(f"analyses {', '.join(spec.analyses)} of {key} with {spec_path}")

@@ -24,7 +24,15 @@ SPECTRUM_SCHEMA: dict[str, pl.DataType] = {
     "rows": pl.Int32(), "cols": pl.Int32(), "effective_rank": pl.Float64(), "top_singular_value": pl.Float64(),
     "singular_values": pl.List(pl.Float64()),
 }
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {"cka": CKA_SCHEMA, "retrieval": RETRIEVAL_SCHEMA, "spectrum": SPECTRUM_SCHEMA}
+# The layer-wise probe: one row per test language, metric, layer and seed (as a score file's rows).
+PROBE_SCHEMA: dict[str, pl.DataType] = {
+    "checkpoint": pl.String(), "revision": pl.String(), "task": pl.String(), "protocol": pl.String(),
+    "language": pl.String(), "layer": pl.Int32(), "metric": pl.String(), "value": pl.Float64(), "seed": pl.Int32(),
+    "n_examples": pl.Int32(),
+}
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "cka": CKA_SCHEMA, "retrieval": RETRIEVAL_SCHEMA, "spectrum": SPECTRUM_SCHEMA, "probe": PROBE_SCHEMA,
+}
 
 
 def analysis_parts(checkpoint: str, analysis: str) -> tuple[str, ...]:

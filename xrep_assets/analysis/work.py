@@ -4,8 +4,11 @@ The checkpoint's encoder is loaded once. The analyses that read the parallel sen
 retrieval) share their vectors: each language of each set is encoded once, every layer coming out of
 the same forward pass of each batch (`Encoder.sentence_vectors_by_layer`), mean-pooled over the
 sentence's subwords, the input cut at `max_length` subwords. The weight spectrum reads the weights
-alone. Each analysis is written to its own file (`files.analysis_parts`), atomically, and reported
-as the metadata of its asset.
+alone. The layer-wise probe trains the scorer's frozen-encoder protocol on each layer's features,
+built as the scorer builds them (its max length, pooling and feature cache: a layer the scorer has
+encoded is read, the others come out of one pass), without the scorer's re-runs of a seed at chance
+level (a layer at chance is a finding). Each analysis is written to its own file
+(`files.analysis_parts`), atomically, and reported as the metadata of its asset.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from xrep_assets.analysis.files import CKA_SCHEMA, RETRIEVAL_SCHEMA, SPECTRUM_SCHEMA, analysis_parts
+from xrep_assets.analysis.files import CKA_SCHEMA, PROBE_SCHEMA, RETRIEVAL_SCHEMA, SPECTRUM_SCHEMA, analysis_parts
 from xrep_assets.analysis.measures import linear_cka, retrieval_accuracy
 from xrep_assets.analysis.parallel import parallel_sets
 from xrep_assets.analysis.spec import ANALYSIS_ASSETS, ENCODING_ANALYSES, AnalyzeSpec
@@ -26,10 +29,12 @@ from xrep_assets.analysis.spectrum import MatrixSpectrum, weight_spectra
 from xrep_assets.artifacts import ArtifactFolder
 from xrep_assets.checkpoints.encoder import Encoder, language_codes_of
 from xrep_assets.errors import EmptyOutputError
-from xrep_assets.evaluation.scoring import resolve_device
+from xrep_assets.evaluation.probing import cached_task_features_by_layer, linear_probe_task, probe_task
+from xrep_assets.evaluation.protocols import DEFAULT_POOLING, settings_for
+from xrep_assets.evaluation.scoring import load_task_data, resolve_device
 from xrep_assets.markdown import markdown_table
 from xrep_assets.plots import layer_curves, png_markdown
-from xrep_assets.study import SOURCE_LANGUAGE
+from xrep_assets.study import SOURCE_LANGUAGE, TASKS
 
 # dataset -> language -> (layers, sentences, hidden)
 LayerVectors = Mapping[str, Mapping[str, np.ndarray]]
@@ -84,6 +89,35 @@ def spectrum_frame(checkpoint: str, revision: str | None, spectra: list[MatrixSp
     )
 
 
+def probe_frame(spec: AnalyzeSpec, encoder: Encoder, store: ArtifactFolder, log: Callable[[str], None]) -> pl.DataFrame:
+    """The probe of `spec.probe_task` trained on every layer's features, each seed, scored on every test
+    language."""
+    task = TASKS[spec.probe_task]
+    data, missing = load_task_data(spec.source.open(), task, "english-dev", spec.max_train_examples,
+                                   f"probe_by_layer {spec.checkpoint}", spec.source.describe())
+    if missing:
+        log(f"{task.key}: no test set for {', '.join(missing)} in {spec.source.describe()}")
+    settings = settings_for(spec.probe_protocol, task.key, patience=spec.patience)
+    # As the scorer builds its encoder and cache key, so that the two share cache entries.
+    encoder = encoder.with_max_length(settings.max_length)
+    identity = {"checkpoint": spec.checkpoint, "revision": spec.revision, "max_length": encoder.max_length,
+                "lang_codes": encoder.lang_codes}
+    cache = store.path("features", spec.checkpoint, task.key) if spec.feature_cache else None
+    layers = tuple(range(encoder.num_layers + 1))
+    features = cached_task_features_by_layer(data, encoder, layers, DEFAULT_POOLING[spec.probe_protocol], cache, identity, log)
+    head = probe_task if spec.probe_protocol == "probe" else linear_probe_task
+    rows = []
+    for layer in layers:
+        for seed in spec.seeds:
+            result = head(features[layer], settings, seed, "english-dev", log)
+            rows += [{"checkpoint": spec.checkpoint, "revision": spec.revision, "task": task.key,
+                      "protocol": spec.probe_protocol, "language": s.language, "layer": layer, "metric": s.metric,
+                      "value": s.value, "seed": seed, "n_examples": s.n_examples}
+                     for s in result.scores if s.split == "test"]
+        log(f"{task.key}: layer {layer} probed ({len(spec.seeds)} seed{'s' if len(spec.seeds) > 1 else ''})")
+    return pl.DataFrame(rows, schema=PROBE_SCHEMA)
+
+
 def analyze_checkpoint(spec: AnalyzeSpec, log: Callable[[str], None] = print) -> dict[str, dict[str, object]]:
     """Every analysis of `spec`; writes one file per analysis; returns each asset's metadata by key."""
     if spec.threads:
@@ -102,6 +136,8 @@ def analyze_checkpoint(spec: AnalyzeSpec, log: Callable[[str], None] = print) ->
             frames["retrieval"] = retrieval_frame(spec.checkpoint, spec.revision, vectors)
     if "spectrum" in spec.analyses:
         frames["spectrum"] = spectrum_frame(spec.checkpoint, spec.revision, weight_spectra(encoder.stack))
+    if "probe" in spec.analyses:
+        frames["probe"] = probe_frame(spec, encoder, store, log)
     for analysis, frame in frames.items():
         if frame.height == 0:  # e.g. CKA on sets without English: checked before any file is written
             raise EmptyOutputError(f"{ANALYSIS_ASSETS[analysis]} {spec.checkpoint}", spec.sentences, "no row")
@@ -173,6 +209,24 @@ def spectrum_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]
     }
 
 
+def probe_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]:
+    task = TASKS[frame["task"][0]]
+    per_language = (frame.filter(pl.col("metric") == task.metric)
+                    .group_by("layer", "language", maintain_order=True).agg(pl.col("value").mean()))
+    average = per_language.group_by("layer").agg(pl.col("value").mean()).sort("layer")
+    curves = {str(lang): list(zip(part["layer"], part["value"]))
+              for (lang,), part in per_language.sort("layer").group_by("language", maintain_order=True)}
+    curves["average"] = list(zip(average["layer"], average["value"]))
+    return {
+        "task": task.key,
+        "protocol": frame["protocol"][0],
+        **{f"task_average/layer_{layer}": float(value) for layer, value in average.iter_rows()},
+        "table": _md(markdown_table(_by_layer_table(per_language, "language", "value"), float_precision=3)),
+        "plot": _md(png_markdown(layer_curves(curves, f"{task.key} {frame['protocol'][0]} by layer, {checkpoint}", task.metric),
+                                 f"probe by layer {checkpoint}")),
+    }
+
+
 METADATA: dict[str, Callable[[pl.DataFrame, str], dict[str, object]]] = {
-    "cka": cka_metadata, "retrieval": retrieval_metadata, "spectrum": spectrum_metadata,
+    "cka": cka_metadata, "retrieval": retrieval_metadata, "spectrum": spectrum_metadata, "probe": probe_metadata,
 }

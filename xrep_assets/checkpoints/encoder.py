@@ -16,6 +16,7 @@ study catalog for records written before they carried it.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -292,6 +293,12 @@ class Encoder:
         self.max_length = min(max_length, _max_positions(model.config))
         # BERT's segment embeddings tell the pair's second text apart; other models have none to use.
         self.uses_segments = self.adapter.kind == "encoder-only" and getattr(model.config, "type_vocab_size", 1) > 1
+
+    def with_max_length(self, max_length: int) -> "Encoder":
+        """The same model and tokenizer (shared, not loaded again) cutting inputs at `max_length`."""
+        other = copy.copy(self)
+        other.max_length = min(max_length, _max_positions(self.config))
+        return other
 
     @property
     def num_layers(self) -> int:
