@@ -125,6 +125,11 @@ def analyze_checkpoint(spec: AnalyzeSpec, log: Callable[[str], None] = print) ->
     directory = Path(spec.checkpoint_dir)
     encoder = Encoder(directory, device=resolve_device(spec.device), max_length=spec.max_length,
                       pooling=spec.pooling, lang_codes=language_codes_of(directory))
+    return run_analyses(spec, encoder, log)
+
+
+def run_analyses(spec: AnalyzeSpec, encoder: Encoder, log: Callable[[str], None] = print) -> dict[str, dict[str, object]]:
+    """`analyze_checkpoint` with the checkpoint's encoder loaded."""
     store = ArtifactFolder(spec.artifacts_root, spec.artifacts_remote)
     frames: dict[str, pl.DataFrame] = {}
     if ENCODING_ANALYSES & set(spec.analyses):
