@@ -58,7 +58,8 @@ def test_runs_are_recorded_in_the_dagster_instance(study_home):
     runs = instance.get_runs()
     n_corpus_runs = 2 * len(PROFILES["tiny"].pairs)
     n_checkpoints = len(PROFILES["tiny"].checkpoints)
-    assert len(runs) == n_corpus_runs + 2 + n_checkpoints + n_checkpoints * len(TASK_KEYS) + 1
+    # corpora, allocation, tokenizer, then per checkpoint its training and its analyses, the scores, the comparison
+    assert len(runs) == n_corpus_runs + 2 + 2 * n_checkpoints + n_checkpoints * len(TASK_KEYS) + 1
     assert all(run.is_success for run in runs)
 
 
@@ -70,3 +71,21 @@ def test_report_and_sql_commands_read_the_same_warehouse(study_home):
     count = subprocess.run([sys.executable, "-m", "xrep_assets.cli", "sql", "SELECT count(DISTINCT task) AS tasks FROM scores"],
                            env=env, capture_output=True, text=True, check=True).stdout
     assert "| 8 " in count
+
+
+def test_every_checkpoint_of_the_study_is_analysed_layer_by_layer(study_home):
+    """The analyses of each tiny checkpoint reach the warehouse, and its views join them with the scores."""
+    from xrep_assets.warehouse.resources import DuckDBWarehouse
+
+    home, _, _ = study_home
+    warehouse = DuckDBWarehouse(path=str(home / "warehouse.duckdb"))
+    checkpoints = sorted(PROFILES["tiny"].checkpoints)
+    for table in ("alignment_by_layer", "probe_by_layer", "weight_spectrum"):
+        assert warehouse.query(f"SELECT DISTINCT checkpoint FROM {table} ORDER BY checkpoint")["checkpoint"].to_list() == checkpoints
+    # PUD: 6 languages against English at every hidden state of both checkpoints, CKA and retrieval both there
+    counts = warehouse.query("SELECT checkpoint, count(*) AS n, count(cka) AS cka, count(retrieval) AS retrieval "
+                             "FROM alignment_by_layer WHERE dataset = 'pud' GROUP BY checkpoint ORDER BY checkpoint")
+    layers = {"mlm": 3, "mt-transformer": 2}  # the tiny MLM's 2 layers and the MT encoder's 1, with the embeddings
+    assert counts.rows() == [(key, 6 * layers[key], 6 * layers[key], 6 * layers[key]) for key in checkpoints]
+    # alignment against transfer: a rank correlation per task, set, layer and measure over both checkpoints
+    assert warehouse.query("SELECT count(*) AS n FROM alignment_vs_transfer WHERE checkpoints = 2")["n"].item() > 0
