@@ -216,7 +216,8 @@ FULL JOIN with_english r USING (checkpoint, dataset, language, layer);
 -- (cka, retrieval): Spearman's rank correlation (ties get their mean rank) over the (checkpoint,
 -- language) pairs, English left out, between the language's alignment with English inside the
 -- checkpoint and the checkpoint's zero-shot test score in that language (the task's catalog metric,
--- mean over seeds, last-layer scores). `pairs` and `checkpoints` say what it rests on.
+-- mean over seeds, last-layer scores). `pairs` and `checkpoints` say what it rests on; with fewer
+-- than 3 pairs, or all of one side tied, there is no correlation to speak of (NULL, not NaN).
 CREATE OR REPLACE VIEW alignment_vs_transfer AS
 WITH transfer AS (
     SELECT p.checkpoint, p.task, p.protocol, p.language, p.value
@@ -241,7 +242,8 @@ WITH transfer AS (
     FROM paired
 )
 SELECT task, protocol, dataset, layer, measure,
-       corr(alignment_rank, value_rank)  AS spearman,
+       CASE WHEN count(*) >= 3 AND stddev_pop(alignment_rank) > 0 AND stddev_pop(value_rank) > 0
+            THEN corr(alignment_rank, value_rank) END AS spearman,
        count(*)                          AS pairs,
        count(DISTINCT checkpoint)        AS checkpoints
 FROM ranked

@@ -12,7 +12,7 @@ from transformers import BertConfig, BertModel
 
 from conftest import load_tokenizer
 from xrep_assets.analysis.assets import analysis_sentences, layer_analyses
-from xrep_assets.analysis.files import SENTENCES_PARTS, analysis_parts
+from xrep_assets.analysis.files import CKA_SCHEMA, SENTENCES_PARTS, analysis_parts
 from xrep_assets.analysis.measures import linear_cka
 from xrep_assets.analysis.parallel import ParallelSetError, parallel_sets
 from xrep_assets.analysis.pud import PUD_TREEBANKS, ConlluError
@@ -29,6 +29,7 @@ from xrep_assets.fixtures import UD_DIR
 from xrep_assets.resources import ArtifactStore, StudySettings
 from xrep_assets.study import ENGLISH_PAIRS
 from xrep_assets.warehouse.assets import warehouse_analyses
+from xrep_assets.warehouse.loading import rebuild_tables
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
 HELD_OUT = 12  # validation rows per English pair in the fake study corpus
@@ -161,6 +162,10 @@ def test_the_warehouse_holds_the_analyses_and_their_views(store):
     assert warehouse.query("SELECT count(*) AS n FROM weight_spectrum")["n"].item() == 15
     probe = warehouse.query("SELECT DISTINCT layer FROM probe_by_layer WHERE task = 'XNLI' ORDER BY layer")
     assert probe["layer"].to_list() == list(range(LAYERS + 1))
+    # Rows lost from the warehouse come back from the analysis files with a rebuild.
+    warehouse.replace_checkpoint("mlm", {"cka_by_layer": pl.DataFrame(schema=CKA_SCHEMA)})
+    warehouse.rebuild(rebuild_tables(None, root))
+    assert warehouse.query("SELECT count(*) AS n FROM cka_by_layer")["n"].item() == (6 + 5) * (LAYERS + 1)
 
 
 def test_alignment_against_transfer_is_a_rank_correlation_by_hand(tmp_path):

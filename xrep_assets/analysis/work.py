@@ -41,6 +41,7 @@ LayerVectors = Mapping[str, Mapping[str, np.ndarray]]
 
 
 def encode_sets(encoder: Encoder, sets: Mapping[str, Mapping[str, list[str]]], log: Callable[[str], None]) -> dict[str, dict[str, np.ndarray]]:
+    """Every sentence of every set at every layer, each language in its own input form (its marker)."""
     vectors: dict[str, dict[str, np.ndarray]] = {}
     for dataset, by_lang in sets.items():
         vectors[dataset] = {lang: encoder.sentence_vectors_by_layer(texts, lang=lang) for lang, texts in by_lang.items()}
