@@ -80,6 +80,12 @@ def analyses_run(store, selection=None):
                           selection=selection or [layer_analyses], run_config=LINEAR)
 
 
+@pytest.fixture(scope="module")
+def analysed(store):
+    """Every analysis of `mlm`, one worker run shared by the tests that read its files."""
+    return analyses_run(store)
+
+
 def test_the_parallel_sentences_are_pud_and_each_english_pairs_held_out_rows(store):
     root, _, _, result = store
     frame = pl.read_parquet(root.joinpath(*SENTENCES_PARTS))
@@ -92,9 +98,9 @@ def test_the_parallel_sentences_are_pud_and_each_english_pairs_held_out_rows(sto
     assert metadata["items/pud"].value == 40 and metadata["sentences"].value == 7 * 40 + 5 * 2 * HELD_OUT
 
 
-def test_one_worker_writes_every_analysis_of_a_checkpoint(store):
+def test_one_worker_writes_every_analysis_of_a_checkpoint(store, analysed):
     root, _, _, _ = store
-    result = analyses_run(store)
+    result = analysed
     reported = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
                 for e in result.get_asset_materialization_events()}
     assert set(reported) == {"cka_by_layer", "retrieval_by_layer", "weight_spectrum", "probe_by_layer"}
@@ -122,14 +128,14 @@ def test_one_worker_writes_every_analysis_of_a_checkpoint(store):
     assert "retrieval/pud/en-fr" in reported["retrieval_by_layer"] and "effective_rank/layer_1" in reported["weight_spectrum"]
 
 
-def test_the_layer_wise_probe_reads_the_scorers_features_and_matches_its_last_layer(store):
+def test_the_layer_wise_probe_shares_the_scorers_features_and_its_last_layer_is_the_scorers_number(store):
     root, resources, instance, _ = store
     config = {"protocol": "linear", "chance_reruns": 0, "seeds": [0]}
     dg.materialize([task_scores], resources=resources, instance=instance, partition_key=score_key("mlm", "XNLI"),
                    run_config={"ops": {"task_scores": {"config": config}}})
     result = analyses_run(store, selection=["probe_by_layer"])
     logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
-    assert any("features of layer 2 from the cache" in line for line in logs)  # the scorer's layer -1
+    assert any("features of layer 2 from the cache" in line for line in logs)  # one entry for layer 2 and -1
     probe = pl.read_parquet(root.joinpath(*analysis_parts("mlm", "probe")))
     assert set(probe["layer"]) == {0, 1, 2} and set(probe["protocol"]) == {"linear"}
     scores = pl.read_parquet(root.joinpath(*score_parts("mlm", "XNLI", "linear"))).filter(pl.col("split") == "test")
@@ -139,9 +145,8 @@ def test_the_layer_wise_probe_reads_the_scorers_features_and_matches_its_last_la
     assert meta["task"].value == "XNLI" and "task_average/layer_0" in meta and "plot" in meta
 
 
-def test_a_subset_runs_only_its_analyses(store):
+def test_a_subset_runs_only_its_analyses(store, analysed):
     root, _, _, _ = store
-    analyses_run(store)
     before = root.joinpath(*analysis_parts("mlm", "cka")).stat().st_mtime_ns
     result = analyses_run(store, selection=["weight_spectrum"])
     keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
@@ -149,9 +154,8 @@ def test_a_subset_runs_only_its_analyses(store):
     assert root.joinpath(*analysis_parts("mlm", "cka")).stat().st_mtime_ns == before
 
 
-def test_the_warehouse_holds_the_analyses_and_their_views(store):
+def test_the_warehouse_holds_the_analyses_and_their_views(store, analysed):
     root, resources, instance, _ = store
-    analyses_run(store)
     dg.materialize([warehouse_analyses], resources=resources, instance=instance, partition_key="mlm")
     dg.materialize([warehouse_analyses], resources=resources, instance=instance, partition_key="mlm")  # no duplicates
     warehouse = resources["warehouse"]
