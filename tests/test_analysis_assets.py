@@ -212,3 +212,20 @@ def test_a_missing_treebank_or_a_set_without_pairs_is_refused(store, tmp_path):
     uneven = pl.DataFrame({"dataset": "pud", "item": ["1", "2", "1"], "lang": ["en", "en", "fr"], "text": ["a", "b", "c"]})
     with pytest.raises(ParallelSetError, match="pud fr does not hold the same items"):
         parallel_sets(uneven, "x.parquet")
+
+
+def test_analyses_with_nothing_to_show_write_nothing(store, tmp_path):
+    """Sets without English give CKA no row: an error before any analysis's file is written."""
+    from xrep_assets.analysis.spec import AnalyzeSpec
+    from xrep_assets.analysis.work import run_analyses
+    from xrep_assets.errors import EmptyOutputError
+
+    root, _, _, _ = store
+    sentences = tmp_path / "sentences.parquet"
+    pl.DataFrame({"dataset": "pud", "item": ["1", "2", "1", "2"], "lang": ["fr", "fr", "de", "de"],
+                  "text": ["le comité", "la session", "der Ausschuss", "die Sitzung"]}).write_parquet(sentences)
+    spec = AnalyzeSpec(checkpoint="mlm", revision=None, checkpoint_dir=str(root / "checkpoints" / "mlm"),
+                       analyses=("cka", "retrieval"), sentences=str(sentences), artifacts_root=str(tmp_path / "store"))
+    with pytest.raises(EmptyOutputError, match=r"cka_by_layer mlm: no row \(read from .*sentences.parquet\)"):
+        run_analyses(spec, Encoder(root / "checkpoints" / "mlm"), log=lambda line: None)
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.parquet"))
