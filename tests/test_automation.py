@@ -1,9 +1,9 @@
 """Declarative automation across the graph, with the real conditions of the code location ticking on a
-Dagster instance: a hub checkpoint fetched at a new revision ends in DuckDB and the comparison, and
-the study's own runs leave nothing for the automation to do.
+Dagster instance: a hub checkpoint fetched at a new revision is re-scored and re-analysed and ends in
+DuckDB and the comparison, and the study's own runs leave nothing for the automation to do.
 
-The requested runs are executed here with the real warehouse assets; the checkpoint and task_scores
-are stand-ins under their keys (as in tests/test_warehouse.py and tests/test_hub.py), which write a
+The requested runs are executed here with the real warehouse assets; the checkpoint, task_scores and
+the layer-wise analyses are stand-ins under their keys (as in tests/test_warehouse.py and tests/test_hub.py), which write a
 score file whose values depend on the fetched revision: the real scoring of 8 tasks would take
 minutes and is covered by tests/test_checkpoint_identity.py and the study's end-to-end test."""
 
@@ -11,17 +11,19 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from xrep_assets.asset_keys import CHECKPOINT_ASSET, TASK_SCORES_ASSET
+from xrep_assets.analysis.files import CKA_SCHEMA, analysis_parts
+from xrep_assets.asset_keys import CHECKPOINT_ASSET, LAYER_ANALYSES_ASSETS, TASK_SCORES_ASSET
 from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG
 from xrep_assets.checkpoints.partitions import CHECKPOINTS_PARTITION_NAME, checkpoint_partitions
 from xrep_assets.evaluation.partitions import score_key, score_partitions
 from xrep_assets.evaluation.score_files import SCORE_SCHEMA, score_parts
 from xrep_assets.resources import ArtifactStore
 from xrep_assets.study import HUB_CHECKPOINTS, TASK_KEYS, TASKS
-from xrep_assets.warehouse.assets import cross_lingual_comparison, warehouse_scores
+from xrep_assets.warehouse.assets import cross_lingual_comparison, warehouse_analyses, warehouse_scores
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
 WAREHOUSE_SCORES = warehouse_scores.key
+WAREHOUSE_ANALYSES = warehouse_analyses.key
 COMPARISON = cross_lingual_comparison.key
 HUB_KEY, OTHER_KEY = "mbart-50-m2m", "mbert"
 PINNED, NEW = HUB_CHECKPOINTS[HUB_KEY].revision, "1" * 40
@@ -55,6 +57,23 @@ def task_scores_standin(context: dg.AssetExecutionContext, artifacts: ArtifactSt
         rows.write_parquet(tmp)
 
 
+@dg.multi_asset(specs=[dg.AssetSpec(key, partitions_def=checkpoint_partitions, deps=[checkpoint_standin])
+                       for key in LAYER_ANALYSES_ASSETS], can_subset=True)
+def analyses_standin(context: dg.AssetExecutionContext, artifacts: ArtifactStore):
+    """Writes a CKA file, as layer_analyses does, for the checkpoint's recorded revision."""
+    checkpoint = context.partition_key
+    [fetch] = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=CHECKPOINT_ASSET, asset_partitions=[checkpoint]), limit=1, ascending=False
+    ).records
+    rows = pl.DataFrame([{"checkpoint": checkpoint, "revision": fetch.asset_materialization.metadata["revision"].value,
+                          "dataset": "pud", "language": "fr", "reference": "en", "layer": 0, "cka": 0.5, "sentences": 40}],
+                        schema=CKA_SCHEMA)
+    with artifacts.writing_file(*analysis_parts(checkpoint, "cka")) as tmp:
+        rows.write_parquet(tmp)
+    for key in context.selected_asset_keys:
+        yield dg.MaterializeResult(asset_key=key)
+
+
 class Study:
     """An instance with two registered checkpoints, the local resources and the code location's
     definitions (whose automation conditions are evaluated)."""
@@ -76,6 +95,7 @@ class Study:
         """As `xrep study` runs its stage jobs: the fetches, scores_job per partition, comparison_job."""
         for key in (HUB_KEY, OTHER_KEY):
             self.materialize([checkpoint_standin], partition_key=key)
+            self.materialize([analyses_standin, warehouse_analyses], partition_key=key)
         for key in (HUB_KEY, OTHER_KEY):
             for task in TASK_KEYS:
                 self.materialize([task_scores_standin, warehouse_scores], partition_key=score_key(key, task))
@@ -85,14 +105,19 @@ class Study:
         """One evaluation of the automation sensor: what it requests."""
         result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.cursor)
         self.cursor = result.cursor
-        keys = (CHECKPOINT_ASSET, TASK_SCORES_ASSET, WAREHOUSE_SCORES, COMPARISON)
+        keys = (CHECKPOINT_ASSET, TASK_SCORES_ASSET, WAREHOUSE_SCORES, COMPARISON, *LAYER_ANALYSES_ASSETS, WAREHOUSE_ANALYSES)
         requested = {key: set(result.get_requested_partitions(key)) for key in keys if result.get_num_requested(key)}
         assert result.total_requested == sum(len(partitions) for partitions in requested.values())
         return requested
 
     def execute(self, requested: dict[dg.AssetKey, set]) -> None:
         """Runs the requests as the sensor launches them: one run per score partition, then the rest."""
-        assert set(requested) <= {TASK_SCORES_ASSET, WAREHOUSE_SCORES, COMPARISON}, requested
+        assert set(requested) <= {TASK_SCORES_ASSET, WAREHOUSE_SCORES, COMPARISON, *LAYER_ANALYSES_ASSETS, WAREHOUSE_ANALYSES}, requested
+        analysed = set.union(set(), *(requested.get(key, set()) for key in (*LAYER_ANALYSES_ASSETS, WAREHOUSE_ANALYSES)))
+        for partition in sorted(analysed):  # one run per checkpoint: its analyses and their rows
+            assert requested.get(WAREHOUSE_ANALYSES, set()) >= {partition}
+            assert all(partition in requested.get(key, set()) for key in LAYER_ANALYSES_ASSETS)
+            assert self.materialize([analyses_standin, warehouse_analyses], partition_key=partition).success
         standins = {TASK_SCORES_ASSET: task_scores_standin, WAREHOUSE_SCORES: warehouse_scores}
         partitions = requested.get(TASK_SCORES_ASSET, set()) | requested.get(WAREHOUSE_SCORES, set())
         for partition in sorted(partitions):
@@ -136,8 +161,10 @@ def test_a_new_hub_revision_ends_in_duckdb_and_the_comparison(study):
 
     ticks = study.tick_until_quiet()
     m2m = {score_key(HUB_KEY, task) for task in TASK_KEYS}
-    # Its 8 score partitions, each with its rows in the same run; then the comparison, once.
-    assert ticks == [{TASK_SCORES_ASSET: m2m, WAREHOUSE_SCORES: m2m}, {COMPARISON: {None}}]
+    # Its 8 score partitions, each with its rows in the same run, and its analyses with their rows;
+    # then the comparison, once.
+    analyses = {key: {HUB_KEY} for key in (*LAYER_ANALYSES_ASSETS, WAREHOUSE_ANALYSES)}
+    assert ticks == [{TASK_SCORES_ASSET: m2m, WAREHOUSE_SCORES: m2m, **analyses}, {COMPARISON: {None}}]
     assert study.tick() == {}
 
     rows = rows_of(study, HUB_KEY)
@@ -146,6 +173,8 @@ def test_a_new_hub_revision_ends_in_duckdb_and_the_comparison(study):
     assert rows_of(study, OTHER_KEY).equals(before)
     scoring_runs = {study.instance.get_run_by_id(run_id).tags.get(HUB_REVISION_TAG) for run_id in rows["run_id"]}
     assert fetched.run_id not in set(rows["run_id"]) and scoring_runs == {None}
+    cka = study.warehouse.query("SELECT checkpoint, revision FROM cka_by_layer ORDER BY checkpoint")
+    assert cka.rows() == [(HUB_KEY, NEW), (OTHER_KEY, HUB_CHECKPOINTS[OTHER_KEY].revision)]
 
     [latest] = study.instance.fetch_materializations(COMPARISON, limit=1, ascending=False).records
     comparison = latest.asset_materialization.metadata["comparison"].value

@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
-from xrep_assets.asset_keys import CHECKPOINT_ASSET, TASK_SCORES_ASSET
+from xrep_assets.asset_keys import CHECKPOINT_ASSET, LAYER_ANALYSES_ASSETS, TASK_SCORES_ASSET
 from xrep_assets.checkpoints.hub_watch import (
     HF_MODEL_TYPES,
     HUB_REPO_TAG,
@@ -519,4 +519,10 @@ def test_the_shared_asset_keys_are_the_assets_keys():
     # ...and the sensor evaluates the warehouse's conditions below it (tests/test_automation.py)
     assert defs.resolve_sensor_def("hub_rescore_sensor").asset_selection.resolve(graph) == {
         TASK_SCORES_ASSET, dg.AssetKey("warehouse_scores"), dg.AssetKey("cross_lingual_comparison"),
+        *LAYER_ANALYSES_ASSETS, dg.AssetKey("warehouse_analyses"),
     }
+    # the layer-wise analyses, by key too, carry the same condition
+    from xrep_assets.analysis.assets import layer_analyses
+
+    assert set(layer_analyses.keys) == set(LAYER_ANALYSES_ASSETS)
+    assert all(layer_analyses.automation_conditions_by_key[key] == HUB_RESCORE_CONDITION for key in LAYER_ANALYSES_ASSETS)

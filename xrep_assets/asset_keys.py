@@ -10,6 +10,8 @@ import dagster as dg
 
 CHECKPOINT_ASSET = dg.AssetKey("checkpoint")  # checkpoints/assets.py
 TASK_SCORES_ASSET = dg.AssetKey("task_scores")  # evaluation/assets.py
+# analysis/assets.py's layer_analyses, one key per analysis (analysis/spec.py ANALYSIS_ASSETS)
+LAYER_ANALYSES_ASSETS = tuple(dg.AssetKey(name) for name in ("cka_by_layer", "retrieval_by_layer", "weight_spectrum", "probe_by_layer"))
 
 # Who answers for an asset's numbers: the text the models read (corpora, their statistics, the
 # tokenizer), the models, and the scores and the study's comparison.

@@ -17,6 +17,7 @@ from xrep_assets.checkpoints.record import checkpoint_parts, read_record
 from xrep_assets.corpora.assets import pretraining_corpus
 from xrep_assets.errors import SettingError
 from xrep_assets.evaluation.assets import task_data_source
+from xrep_assets.evaluation.sensors import HUB_RESCORE_CONDITION
 from xrep_assets.execution.launchers import WorkerLauncher
 from xrep_assets.execution.pods import ANALYZE_WORKER
 from xrep_assets.markdown import markdown_table
@@ -76,7 +77,11 @@ class AnalysisConfig(dg.Config):
     feature_cache: bool = True  # share the scorer's cached features
 
 
-_COMMON = {"partitions_def": checkpoint_partitions, "group_name": "analyses", "owners": [EVALUATION_TEAM]}
+# A hub checkpoint fetched at a new revision is analysed again, as it is re-scored (evaluation/sensors.py).
+_COMMON = {
+    "partitions_def": checkpoint_partitions, "group_name": "analyses", "owners": [EVALUATION_TEAM],
+    "automation_condition": HUB_RESCORE_CONDITION,
+}
 
 
 @dg.multi_asset(

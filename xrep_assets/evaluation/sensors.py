@@ -1,6 +1,7 @@
 """Automation of the score partitions (the `task_scores` automation condition) and the sensor that
-evaluates every automation condition from `task_scores` down: a hub checkpoint fetched at a new
-revision is re-scored, and its rows and the comparison follow.
+evaluates every automation condition from `task_scores` and the layer-wise analyses down: a hub
+checkpoint fetched at a new revision is re-scored and re-analysed, and its rows and the comparison
+follow.
 
 How a new hub revision gets scored, in order:
 1. `hub_revisions_sensor` (checkpoints/sensors.py) or the weekly `weekly_hub_reevaluation` schedule
@@ -9,7 +10,8 @@ How a new hub revision gets scored, in order:
 2. `task_scores` carries `HUB_RESCORE_CONDITION`: once a checkpoint partition is materialized by a
    run with that tag, the automation sensor `hub_rescore_sensor` requests exactly that checkpoint's
    score partitions (one per task). The scores can never run before the fetch: the condition is
-   only true after the new materialization exists.
+   only true after the new materialization exists. The layer-wise analyses (analysis/assets.py)
+   carry the same condition: one run re-analyses the checkpoint, `warehouse_analyses` in it.
 3. `warehouse_scores` and `cross_lingual_comparison` carry the conditions of warehouse/assets.py: each
    score partition's rows are loaded in the same run as its scores, and the comparison runs once,
    after every requested partition of the wave has landed.
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from xrep_assets.asset_keys import TASK_SCORES_ASSET
+from xrep_assets.asset_keys import LAYER_ANALYSES_ASSETS, TASK_SCORES_ASSET
 from xrep_assets.checkpoints.hub_watch import HUB_REVISION_TAG
 
-# On `task_scores`: score a checkpoint partition's tasks after a fetch requested for a new hub revision.
+# On `task_scores` and the layer-wise analyses: score (analyse) a checkpoint partition after a fetch
+# requested for a new hub revision.
 HUB_RESCORE_CONDITION = (
     dg.AutomationCondition.any_deps_match(
         # executed_with_tags: the run that last updated the dep had the tag. (any_new_update_has_run_tags
@@ -35,14 +38,15 @@ HUB_RESCORE_CONDITION = (
 ).with_label("rescore_after_hub_fetch")
 
 # Evaluates HUB_RESCORE_CONDITION and the warehouse's conditions below it (selected by key: this stage
-# may not import the warehouse); running by default, as the chain starts only at hub-tagged fetches.
+# may not import the analysis stage or the warehouse); running by default, as the chain starts only
+# at hub-tagged fetches.
 hub_rescore_sensor = dg.AutomationConditionSensorDefinition(
     "hub_rescore_sensor",
-    target=dg.AssetSelection.assets(TASK_SCORES_ASSET).downstream(),
+    target=dg.AssetSelection.assets(TASK_SCORES_ASSET, *LAYER_ANALYSES_ASSETS).downstream(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
     # One run per score partition (its scores and its rows together, as scores_job), not a backfill.
     emit_backfills=False,
-    description="Scores a hub checkpoint's tasks once it has been fetched at a new revision, then loads "
+    description="Scores and analyses a hub checkpoint once it has been fetched at a new revision, then loads "
     "their rows into DuckDB and refreshes the comparison.",
 )

@@ -150,6 +150,7 @@ def cross_lingual_comparison(config: ComparisonConfig, warehouse: DuckDBWarehous
     kinds={"duckdb"},
     owners=[EVALUATION_TEAM],
     pool=WAREHOUSE_POOL,
+    automation_condition=WAREHOUSE_SCORES_CONDITION,
 )
 def warehouse_analyses(context: dg.AssetExecutionContext, artifacts: ArtifactStore, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
     """One checkpoint's layer-wise analyses in DuckDB; partitioned by checkpoint, like the analyses.
@@ -157,7 +158,8 @@ def warehouse_analyses(context: dg.AssetExecutionContext, artifacts: ArtifactSto
     The tables `cka_by_layer`, `retrieval_by_layer` and `weight_spectrum`: the checkpoint's analysis files replace its rows of each table in one transaction (an analysis not
     materialized yet leaves its table's rows of the checkpoint empty); the views `alignment_by_layer`
     and `alignment_vs_transfer` (alignment at each layer against the task scores, rank correlation
-    per task) read them. `analyses_job` runs it after the analyses, in the same run.
+    per task) read them. Follows the analyses in their run (`analyses_job`; the automation, after a
+    hub checkpoint's re-analysis), as warehouse_scores follows the scores.
     """
     checkpoint = context.partition_key
     tables = analysis_rows(artifacts.path(), checkpoint)
