@@ -20,7 +20,8 @@ def test_the_graph_runs_from_corpora_to_the_comparison():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {
         "raw_bitext", "cleaned_bitext", "pretraining_corpus", "joint_tokenizer", "checkpoint", "task_scores",
-        "warehouse_scores", "corpus_statistics", "cross_lingual_comparison",
+        "warehouse_scores", "corpus_statistics", "cross_lingual_comparison", "analysis_sentences", "cka_by_layer",
+        "retrieval_by_layer", "weight_spectrum", "probe_by_layer", "warehouse_analyses",
     }
     upstream = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
     assert upstream["cleaned_bitext"] == {"raw_bitext"}
@@ -31,6 +32,10 @@ def test_the_graph_runs_from_corpora_to_the_comparison():
     assert upstream["warehouse_scores"] == {"task_scores"}
     assert upstream["corpus_statistics"] == {"pretraining_corpus"}
     assert upstream["cross_lingual_comparison"] == {"warehouse_scores"}
+    assert upstream["analysis_sentences"] == {"pretraining_corpus"}
+    assert upstream["cka_by_layer"] == upstream["retrieval_by_layer"] == {"checkpoint", "analysis_sentences"}
+    assert upstream["weight_spectrum"] == upstream["probe_by_layer"] == {"checkpoint"}
+    assert upstream["warehouse_analyses"] == {"cka_by_layer", "retrieval_by_layer", "weight_spectrum", "probe_by_layer"}
 
 
 def test_partitions_come_from_the_catalog():
