@@ -13,10 +13,11 @@ Timed in one process, the order of the two alternating between `--repeats` repea
 
 - one encoding pass: `Encoder.sentence_vectors` of every sentence, last layer, mean pooling: the
   least any analysis of the sentences costs;
-- the analyses as the worker runs them (`analysis.work.run_analyses` with the encoder loaded: CKA,
-  retrieval, weight spectrum): every layer's vectors from one pass, CKA of each language with
-  English and retrieval in both directions of every pair at every layer, the spectrum of every weight
-  matrix, the files written and the metadata's tables and plots drawn.
+- the analyses as the worker and the asset run them (`analysis.work.run_analyses` with the encoder
+  loaded: CKA, retrieval, weight spectrum; then `analysis.report`'s tables and plots from the files):
+  every layer's vectors from one pass, CKA of each language with English and retrieval in both
+  directions of every pair at every layer, the spectrum of every weight matrix, the files written
+  and the metadata's tables and plots drawn.
 
 The layer-wise probe is left out: it trains heads on a task's data, not on these sentences
 (`probing.py` times the probe protocol against its encoding pass). Printed: the medians, the ratio
@@ -76,7 +77,8 @@ def main() -> None:
     import torch
 
     from xrep_assets.analysis import work
-    from xrep_assets.analysis.files import SENTENCES_SCHEMA
+    from xrep_assets.analysis.files import SENTENCES_SCHEMA, analysis_parts
+    from xrep_assets.analysis.report import METADATA
     from xrep_assets.analysis.spec import AnalyzeSpec
     from xrep_assets.analysis.spectrum import weight_spectra
     from xrep_assets.checkpoints.encoder import Encoder
@@ -117,6 +119,8 @@ def main() -> None:
         def every_analysis() -> None:
             start = time.perf_counter()
             reports = work.run_analyses(spec, encoder, quiet)
+            for analysis in spec.analyses:
+                METADATA[analysis](pl.read_parquet(Path(spec.artifacts_root).joinpath(*analysis_parts(spec.checkpoint, analysis))), "b")
             analyses.append(time.perf_counter() - start)
             if set(reports) != {"cka_by_layer", "retrieval_by_layer", "weight_spectrum"}:
                 raise SystemExit(f"the analyses reported {sorted(reports)}")
@@ -141,7 +145,7 @@ def main() -> None:
             frame = call()
             steps[name] = time.perf_counter() - start
             start = time.perf_counter()
-            work.METADATA[{"CKA": "cka", "retrieval": "retrieval", "spectrum": "spectrum"}[name]](frame, "b")
+            METADATA[{"CKA": "cka", "retrieval": "retrieval", "spectrum": "spectrum"}[name]](frame, "b")
             steps[f"{name}: tables and plots"] = time.perf_counter() - start
 
         embedding = torch.randn(100_000, 512, generator=torch.Generator().manual_seed(0))

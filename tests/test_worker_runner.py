@@ -49,10 +49,10 @@ class FakePipes:
     def info(self, line: str) -> None:
         self.lines.append(line)
 
-    def report_asset_materialization(self, metadata: dict) -> None:
+    def report_asset_materialization(self, metadata: dict, asset_key: str | None = None) -> None:
         if self.for_op:
             raise DagsterPipesError("no asset to report to")
-        self.reported.append(metadata)
+        self.reported.append(metadata if asset_key is None else {asset_key: metadata})
 
 
 @pytest.fixture
@@ -111,6 +111,23 @@ def test_only_rank_zero_of_a_torchrun_job_talks_to_dagster(spec_path, monkeypatc
     monkeypatch.setenv("RANK", "0")
     run(spec_path, monkeypatch, pipes)
     assert pipes.reported == [{"greeted": "ada", "letters": 3}]
+
+
+def test_a_worker_of_several_assets_reports_each_ones_metadata(spec_path, monkeypatch, capsys):
+    pipes = FakePipes()
+    monkeypatch.setenv(DAGSTER_PIPES_CONTEXT_ENV_VAR, "set by the launcher")
+
+    @contextmanager
+    def open_pipes():
+        yield pipes
+
+    monkeypatch.setattr(runner, "open_dagster_pipes", open_pipes)
+    reports = runner.AssetReports({"cka_by_layer": {"rows": 3}, "weight_spectrum": {"rows": 2}})
+    assert runner.run_worker("python -m greet", "Greets.", GreetSpec, lambda spec, log: reports, [str(spec_path)]) == 0
+    assert pipes.reported == [{"cka_by_layer": {"rows": 3}}, {"weight_spectrum": {"rows": 2}}]
+    monkeypatch.delenv(DAGSTER_PIPES_CONTEXT_ENV_VAR)  # by hand: the reports as one JSON object
+    runner.run_worker("python -m greet", "Greets.", GreetSpec, lambda spec, log: reports, [str(spec_path)])
+    assert json.loads(capsys.readouterr().out) == {"cka_by_layer": {"rows": 3}, "weight_spectrum": {"rows": 2}}
 
 
 def test_a_bad_spec_file_is_the_specs_error_naming_the_file(tmp_path, monkeypatch):

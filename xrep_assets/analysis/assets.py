@@ -5,7 +5,7 @@ one worker, so the checkpoint is loaded and the sentences are encoded once for a
 import dagster as dg
 import polars as pl
 
-from xrep_assets.analysis.files import SENTENCES_PARTS
+from xrep_assets.analysis.files import SENTENCES_PARTS, analysis_parts
 from xrep_assets.analysis.parallel import held_out_frame, parallel_sets, pud_frame
 from xrep_assets.analysis.pud import PUD_TREEBANKS, parallel_pud
 from xrep_assets.analysis.resources import PudSource
@@ -145,4 +145,11 @@ def layer_analyses(
     )
     spec_path = spec.write(artifacts.path("specs", "analyses", f"{key}__{context.run_id}.json"))
     context.log.info(f"analyses {', '.join(spec.analyses)} of {key} with {spec_path}")
-    yield from launcher.launch_assets(context, ANALYZE_WORKER, spec_path, profile)
+    # matplotlib loads here, not at import: the code server imports this module.
+    from xrep_assets.analysis.report import METADATA
+
+    for reported in launcher.launch_assets(context, ANALYZE_WORKER, spec_path, profile):
+        analysis = ASSET_ANALYSIS[reported.asset_key]
+        frame = pl.read_parquet(artifacts.path(*analysis_parts(key, analysis)))
+        yield dg.MaterializeResult(asset_key=reported.asset_key,
+                                   metadata={**(reported.metadata or {}), **METADATA[analysis](frame, key)})

@@ -8,7 +8,8 @@ alone. The layer-wise probe trains the scorer's frozen-encoder protocol on each 
 built as the scorer builds them (its max length, pooling and feature cache: a layer the scorer has
 encoded is read, the others come out of one pass), without the scorer's re-runs of a seed at chance
 level (a layer at chance is a finding). Each analysis is written to its own file
-(`files.analysis_parts`), atomically, and reported as the metadata of its asset.
+(`files.analysis_parts`), atomically; its asset's tables and plots are drawn from that file in the
+run process (`report.py`), so only row counts travel through dagster-pipes.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ from xrep_assets.errors import EmptyOutputError
 from xrep_assets.evaluation.probing import cached_task_features_by_layer, linear_probe_task, probe_task
 from xrep_assets.evaluation.protocols import DEFAULT_POOLING, settings_for
 from xrep_assets.evaluation.scoring import load_task_data, resolve_device
-from xrep_assets.markdown import markdown_table
-from xrep_assets.plots import layer_curves, png_markdown
 from xrep_assets.study import SOURCE_LANGUAGE, TASKS
 
 # dataset -> language -> (layers, sentences, hidden)
@@ -151,88 +150,8 @@ def run_analyses(spec: AnalyzeSpec, encoder: Encoder, log: Callable[[str], None]
     for analysis, frame in frames.items():
         with store.writing_file(*analysis_parts(spec.checkpoint, analysis)) as tmp:
             frame.write_parquet(tmp)
-        reports[ANALYSIS_ASSETS[analysis]] = METADATA[analysis](frame, spec.checkpoint)
+        # Only small numbers travel through dagster-pipes (a line of ~100 KB of plots was read half
+        # written by its reader); the assets draw the tables and plots from the file (report.py).
+        reports[ANALYSIS_ASSETS[analysis]] = {"rows": frame.height}
         log(f"{ANALYSIS_ASSETS[analysis]}: {frame.height} rows")
     return reports
-
-
-# --------------------------------------------------------------------------------------------------
-# What the assets show: metadata as dagster-pipes carries it; a number a user charts is its own entry
-
-
-def _md(text: str) -> dict[str, str]:
-    return {"raw_value": text, "type": "md"}
-
-
-def _by_layer_table(frame: pl.DataFrame, series: str, value: str) -> pl.DataFrame:
-    return frame.pivot(on=series, index="layer", values=value, aggregate_function="mean", sort_columns=True).sort("layer")
-
-
-def _plots(frame: pl.DataFrame, series: str, value: str, title: str, ylabel: str) -> dict[str, object]:
-    """One plot per dataset, one curve per `series`, layers on the x axis."""
-    out = {}
-    for (dataset,), rows in frame.group_by("dataset", maintain_order=True):
-        curves = {str(name): list(zip(part["layer"], part[value])) for (name,), part in rows.sort("layer").group_by(series, maintain_order=True)}
-        out[f"plot/{dataset}"] = _md(png_markdown(layer_curves(curves, f"{title}: {dataset}", ylabel), f"{title} {dataset}"))
-    return out
-
-
-def cka_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]:
-    last = frame.filter(pl.col("layer") == pl.col("layer").max().over("dataset"))
-    return {
-        "layers": int(frame["layer"].max()) + 1,
-        **{f"cka/{d}/{lang}": float(v) for d, lang, v in last.select("dataset", "language", "cka").iter_rows()},
-        **{f"table/{d}": _md(markdown_table(_by_layer_table(rows, "language", "cka"), float_precision=3))
-           for (d,), rows in frame.group_by("dataset", maintain_order=True)},
-        **_plots(frame, "language", "cka", f"linear CKA with English, {checkpoint}", "CKA"),
-    }
-
-
-def retrieval_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]:
-    pairs = frame.with_columns(pl.concat_str("source", pl.lit("-"), "target").alias("direction"))
-    last = pairs.filter(pl.col("layer") == pl.col("layer").max().over("dataset"))
-    return {
-        "layers": int(frame["layer"].max()) + 1,
-        **{f"retrieval/{d}/{direction}": float(v) for d, direction, v in last.select("dataset", "direction", "accuracy").iter_rows()},
-        **{f"table/{d}": _md(markdown_table(_by_layer_table(rows, "direction", "accuracy"), float_precision=3))
-           for (d,), rows in pairs.group_by("dataset", maintain_order=True)},
-        **_plots(pairs, "direction", "accuracy", f"retrieval accuracy, {checkpoint}", "accuracy"),
-    }
-
-
-def spectrum_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]:
-    per_layer = frame.group_by("layer").agg(pl.col("effective_rank").mean(), pl.len().alias("matrices")).sort("layer")
-    # A matrix's role across layers: its name without the layer's block index.
-    roles = frame.with_columns(pl.col("matrix").str.replace(r"(^|\.)(layer|layers|h|block)\.\d+\.", "${1}").alias("role"))
-    curves = {str(role): list(zip(part["layer"], part["effective_rank"]))
-              for (role,), part in roles.filter(pl.col("layer") > 0).sort("layer").group_by("role", maintain_order=True)}
-    return {
-        "matrices": frame.height,
-        **{f"effective_rank/layer_{layer}": float(rank) for layer, rank in per_layer.select("layer", "effective_rank").iter_rows()},
-        "table": _md(markdown_table(per_layer, float_precision=1)),
-        "plot": _md(png_markdown(layer_curves(curves, f"effective rank of the weights, {checkpoint}", "effective rank"),
-                                 f"effective rank {checkpoint}")),
-    }
-
-
-def probe_metadata(frame: pl.DataFrame, checkpoint: str) -> dict[str, object]:
-    task = TASKS[frame["task"][0]]
-    per_language = (frame.filter(pl.col("metric") == task.metric)
-                    .group_by("layer", "language", maintain_order=True).agg(pl.col("value").mean()))
-    average = per_language.group_by("layer").agg(pl.col("value").mean()).sort("layer")
-    curves = {str(lang): list(zip(part["layer"], part["value"]))
-              for (lang,), part in per_language.sort("layer").group_by("language", maintain_order=True)}
-    curves["average"] = list(zip(average["layer"], average["value"]))
-    return {
-        "task": task.key,
-        "protocol": frame["protocol"][0],
-        **{f"task_average/layer_{layer}": float(value) for layer, value in average.iter_rows()},
-        "table": _md(markdown_table(_by_layer_table(per_language, "language", "value"), float_precision=3)),
-        "plot": _md(png_markdown(layer_curves(curves, f"{task.key} {frame['protocol'][0]} by layer, {checkpoint}", task.metric),
-                                 f"probe by layer {checkpoint}")),
-    }
-
-
-METADATA: dict[str, Callable[[pl.DataFrame, str], dict[str, object]]] = {
-    "cka": cka_metadata, "retrieval": retrieval_metadata, "spectrum": spectrum_metadata, "probe": probe_metadata,
-}

@@ -59,10 +59,12 @@ def run_worker(
     if DAGSTER_PIPES_CONTEXT_ENV_VAR in os.environ and is_rank_zero():
         with open_dagster_pipes() as pipes:
             metadata = work(spec, pipes.log.info)
-            reports = metadata.by_asset if isinstance(metadata, AssetReports) else {None: metadata}
             try:
-                for asset_key, asset_metadata in reports.items():
-                    pipes.report_asset_materialization(metadata=dict(asset_metadata), asset_key=asset_key)
+                if isinstance(metadata, AssetReports):
+                    for asset_key, asset_metadata in metadata.by_asset.items():
+                        pipes.report_asset_materialization(metadata=dict(asset_metadata), asset_key=asset_key)
+                else:
+                    pipes.report_asset_materialization(metadata=dict(metadata))
             except DagsterPipesError:  # launched for an op, not an asset: the log lines are the report
                 pipes.log.info(json.dumps(plain(metadata), default=str))
         return 0
