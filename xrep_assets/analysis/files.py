@@ -39,8 +39,13 @@ def analysis_parts(checkpoint: str, analysis: str) -> tuple[str, ...]:
     return ("analyses", "by_checkpoint", checkpoint, f"{analysis}.parquet")
 
 
+def read_analysis_file(path: Path, analysis: str) -> pl.DataFrame:
+    """One analysis file in its schema (no rows where there is no file)."""
+    schema = SCHEMAS[analysis]
+    return pl.read_parquet(path).select(list(schema)).cast(schema) if path.exists() else pl.DataFrame(schema=schema)
+
+
 def read_all_analyses(root: Path, analysis: str) -> pl.DataFrame:
     """Every checkpoint's rows of `analysis` under the store's `root`."""
     files = sorted(root.joinpath("analyses", "by_checkpoint").glob(f"*/{analysis}.parquet"))
-    schema = SCHEMAS[analysis]
-    return pl.concat([pl.DataFrame(schema=schema), *(pl.read_parquet(f).select(list(schema)).cast(schema) for f in files)])
+    return pl.concat([pl.DataFrame(schema=SCHEMAS[analysis]), *(read_analysis_file(f, analysis) for f in files)])

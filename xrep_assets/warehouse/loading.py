@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from xrep_assets.analysis.files import SCHEMAS, analysis_parts, read_all_analyses
+from xrep_assets.analysis.files import analysis_parts, read_all_analyses, read_analysis_file
 from xrep_assets.analysis.spec import ANALYSIS_ASSETS
 from xrep_assets.checkpoints.record import REVISION_PREFIX
 from xrep_assets.errors import EmptyOutputError
@@ -119,11 +119,8 @@ def partition_load(instance: dg.DagsterInstance | None, checkpoint: str, task: s
 def analysis_rows(root: Path, checkpoint: str) -> dict[str, pl.DataFrame]:
     """One checkpoint's rows of each analysis table, from the analysis files it has; a checkpoint with
     none is an error (loaded, it would only delete rows)."""
-    tables = {}
-    for analysis, table in ANALYSIS_ASSETS.items():
-        path = root.joinpath(*analysis_parts(checkpoint, analysis))
-        schema = SCHEMAS[analysis]
-        tables[table] = pl.read_parquet(path).select(list(schema)).cast(schema) if path.exists() else pl.DataFrame(schema=schema)
+    tables = {table: read_analysis_file(root.joinpath(*analysis_parts(checkpoint, analysis)), analysis)
+              for analysis, table in ANALYSIS_ASSETS.items()}
     if not any(rows.height for rows in tables.values()):
         raise WarehouseError(
             f"no analysis file of {checkpoint} in {root.joinpath(*analysis_parts(checkpoint, 'cka')).parent}: "
