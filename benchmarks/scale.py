@@ -7,6 +7,11 @@ the fitted growth exponents against the targets; then the extrapolation to the f
     python benchmarks/scale.py                                          # 1M, 4M, 16M rows, both corpora
     python benchmarks/scale.py --rows 1000000 --corpus unpc --json scale.json
     python benchmarks/scale.py --keep /tmp/scale                        # keep corpora and outputs there
+    python benchmarks/scale.py --corpus unpc --steps allocation,tokenizer  # without the cleaning
+
+Without ``cleaning`` in ``--steps``, the generated bitexts stand in for the cleaned ones (cleaning
+would remove ~5% of them): a quicker measure of the steps after it, whose figures then count the
+generated rows.
 
 The corpora are written as `raw_bitext` would (``corpora/raw/<corpus>/<pair>.parquet`` in
 ``BITEXT_SCHEMA``) under a fresh artifact root per size, from word (Chinese: character)
@@ -405,6 +410,15 @@ def cleaning(root: Path, corpora: list[str], pairs: tuple[LanguagePair, ...]) ->
             "processes": len(runs), "kept_rows": sum(r.result.get("kept", 0) for r in runs), "removed": dict(removed)}
 
 
+def stand_in_for_cleaning(root: Path, corpora: list[str], pairs: tuple[LanguagePair, ...]) -> None:
+    """The generated bitexts moved to where the cleaning writes (``--steps`` without cleaning)."""
+    for corpus in corpora:
+        for pair in pairs:
+            cleaned = root.joinpath(*clean_bitext_parts(CORPORA[corpus], pair))
+            cleaned.parent.mkdir(parents=True, exist_ok=True)
+            root.joinpath(*raw_bitext_parts(CORPORA[corpus], pair)).rename(cleaned)
+
+
 def allocation(root: Path, corpora: list[str], pairs: tuple[LanguagePair, ...]) -> dict:
     """The allocation worker (both corpora, the monolingual text, the study folder), without
     decontamination. It allocates every corpus of the catalog: one left out of the benchmark gets
@@ -492,7 +506,7 @@ def fits(sizes: list[dict]) -> dict[str, dict]:
     time law ``seconds = a * rows ** b``."""
     rows = [s["rows"] for s in sizes]
     out = {}
-    for step in STEPS:
+    for step in sizes[0]["steps"]:
         seconds = [s["steps"][step]["seconds"] for s in sizes]
         peaks = [s["steps"][step]["peak_bytes"] for s in sizes]
         time_exponent, time_log_coefficient = power_law(rows, seconds)
@@ -517,12 +531,15 @@ def targets(fitted: dict[str, dict]) -> list[dict]:
         for step, f in fitted.items()
     ]
     for step in ("cleaning", "tokenizer"):
+        if step not in fitted:
+            continue
         value = fitted[step]["memory_exponent"]
         checks.append({"name": f"{step} memory exponent", "value": value,
                        "target": f"<= {TARGET_FLAT_MEMORY_EXPONENT}", "passed": value <= TARGET_FLAT_MEMORY_EXPONENT})
-    value = fitted["allocation"]["marginal_bytes_per_row"]
-    checks.append({"name": "allocation marginal peak bytes per input row", "value": value,
-                   "target": f"<= {TARGET_ALLOCATION_BYTES_PER_ROW:g}", "passed": value <= TARGET_ALLOCATION_BYTES_PER_ROW})
+    if "allocation" in fitted:
+        value = fitted["allocation"]["marginal_bytes_per_row"]
+        checks.append({"name": "allocation marginal peak bytes per input row", "value": value,
+                       "target": f"<= {TARGET_ALLOCATION_BYTES_PER_ROW:g}", "passed": value <= TARGET_ALLOCATION_BYTES_PER_ROW})
     return checks
 
 
@@ -559,33 +576,37 @@ def extrapolation(fitted: dict[str, dict], corpora: list[str], n_pairs: int, sam
     Times are this machine's per process (no speed-up is assumed from the node's faster cores)."""
     partitions = n_pairs * len(corpora)
     study_partitions = len(LANGUAGE_PAIRS) * len(CORPORA)
-    seconds, peak = at_rows(fitted["cleaning"], STUDY_PARTITION_ROWS * partitions)
-    per_partition = seconds / partitions
-    parallel = max(1, min(NODE_CORES, study_partitions, int(NODE_MEMORY // peak)))
-    out = {"cleaning": {
-        "hours": math.ceil(study_partitions / parallel) * per_partition / 3600,
-        "memory_gib": parallel * peak / 2**30,
-        "how": f"{study_partitions} partitions of {STUDY_PARTITION_ROWS / 1e6:g}M rows, {parallel} at a "
-               f"time, {per_partition / 3600:.2f} h and {peak / 2**30:.2f} GiB each",
-    }}
-    seconds, peak = at_rows(fitted["allocation"], STUDY_CORPUS_ROWS * len(corpora))
-    processes = len(CORPORA) // len(corpora)
-    out["allocation"] = {
-        "hours": seconds / 3600,
-        "memory_gib": processes * peak / 2**30,
-        "how": f"{processes} process(es) at once, each on {STUDY_CORPUS_ROWS * len(corpora) / 1e6:g}M rows "
-               f"({', '.join(corpora)}), {peak / 2**30:.1f} GiB each",
-    }
-    out["allocation"] |= pod_check(ALLOCATE_WORKER, peak)
-    seconds, peak = at_rows(fitted["tokenizer"], STUDY_CORPUS_ROWS * len(CORPORA))
-    out["tokenizer"] = {
-        "hours": seconds / 3600,
-        "memory_gib": peak / 2**30,
-        **pod_check(TOKENIZE_WORKER, peak),
-        "how": f"one process on the study's text ({STUDY_CORPUS_ROWS * len(CORPORA) / 1e6:g}M input rows), "
-               f"sample capped at {sample_sentences:,} sentences as measured (the paper's cap: "
-               f"{PROFILES['paper'].tokenizer_sample_sentences:,})",
-    }
+    out: dict[str, dict] = {}
+    if "cleaning" in fitted:
+        seconds, peak = at_rows(fitted["cleaning"], STUDY_PARTITION_ROWS * partitions)
+        per_partition = seconds / partitions
+        parallel = max(1, min(NODE_CORES, study_partitions, int(NODE_MEMORY // peak)))
+        out["cleaning"] = {
+            "hours": math.ceil(study_partitions / parallel) * per_partition / 3600,
+            "memory_gib": parallel * peak / 2**30,
+            "how": f"{study_partitions} partitions of {STUDY_PARTITION_ROWS / 1e6:g}M rows, {parallel} at a "
+                   f"time, {per_partition / 3600:.2f} h and {peak / 2**30:.2f} GiB each",
+        }
+    if "allocation" in fitted:
+        seconds, peak = at_rows(fitted["allocation"], STUDY_CORPUS_ROWS * len(corpora))
+        processes = len(CORPORA) // len(corpora)
+        out["allocation"] = {
+            "hours": seconds / 3600,
+            "memory_gib": processes * peak / 2**30,
+            "how": f"{processes} process(es) at once, each on {STUDY_CORPUS_ROWS * len(corpora) / 1e6:g}M rows "
+                   f"({', '.join(corpora)}), {peak / 2**30:.1f} GiB each",
+        }
+        out["allocation"] |= pod_check(ALLOCATE_WORKER, peak)
+    if "tokenizer" in fitted:
+        seconds, peak = at_rows(fitted["tokenizer"], STUDY_CORPUS_ROWS * len(CORPORA))
+        out["tokenizer"] = {
+            "hours": seconds / 3600,
+            "memory_gib": peak / 2**30,
+            **pod_check(TOKENIZE_WORKER, peak),
+            "how": f"one process on the study's text ({STUDY_CORPUS_ROWS * len(CORPORA) / 1e6:g}M input rows), "
+                   f"sample capped at {sample_sentences:,} sentences as measured (the paper's cap: "
+                   f"{PROFILES['paper'].tokenizer_sample_sentences:,})",
+        }
     for step in out.values():
         step["fits_node"] = step["memory_gib"] <= NODE_MEMORY / 2**30
     return out
@@ -600,7 +621,7 @@ PAIR_SETS = {"all": LANGUAGE_PAIRS, "english": ENGLISH_PAIRS}
 
 def run_size(root: Path, rows: int, corpora: list[str], pairs: tuple[LanguagePair, ...],
              makers: dict[str, SentenceMaker], args: argparse.Namespace) -> dict:
-    """Generate the corpora of one size under ``root`` (not timed), then time the three steps."""
+    """Generate the corpora of one size under ``root`` (not timed), then time the steps of ``args.steps``."""
     start = time.perf_counter()
     generated = {corpus: write_corpus(root, corpus, rows, pairs, makers, args.seed) for corpus in corpora}
     total = sum(g["rows"] for g in generated.values())
@@ -609,16 +630,22 @@ def run_size(root: Path, rows: int, corpora: list[str], pairs: tuple[LanguagePai
         kept = g["language_id_kept"]
         print(f"  {corpus}: language ID keeps {sum(kept.values()) / len(kept):.1%} of a sample of generated "
               f"sentences ({', '.join(f'{lang} {v:.1%}' for lang, v in kept.items())})")
-    steps = {"cleaning": cleaning(root, corpora, pairs)}
-    steps["allocation"] = allocation(root, corpora, pairs)
-    steps["tokenizer"] = tokenizer(root, args.vocab_size, args.sample_sentences)
-    steps["tokenizer"]["cap"] = args.sample_sentences
+    steps = {}
+    if "cleaning" in args.steps:
+        steps["cleaning"] = cleaning(root, corpora, pairs)
+        removed = ", ".join(f"{name} {count:,}" for name, count in steps["cleaning"]["removed"].items() if count)
+        print(f"  cleaning removed {removed}; kept {steps['cleaning']['kept_rows']:,} rows")
+    else:
+        stand_in_for_cleaning(root, corpora, pairs)
+    if "allocation" in args.steps:
+        steps["allocation"] = allocation(root, corpora, pairs)
+        print(f"  allocated for training {steps['allocation']['train_rows']:,} rows, monolingual sentences "
+              f"{steps['allocation']['monolingual_sentences']:,}")
+    if "tokenizer" in args.steps:
+        steps["tokenizer"] = tokenizer(root, args.vocab_size, args.sample_sentences)
+        steps["tokenizer"]["cap"] = args.sample_sentences
     for name, step in steps.items():
         print(f"  {name}: {step['seconds']:.1f} s, peak {step['peak_bytes'] / 2**20:,.0f} MiB", flush=True)
-    removed = ", ".join(f"{name} {count:,}" for name, count in steps["cleaning"]["removed"].items() if count)
-    print(f"  cleaning removed {removed}")
-    print(f"  kept by cleaning {steps['cleaning']['kept_rows']:,} rows, allocated for training "
-          f"{steps['allocation']['train_rows']:,}, monolingual sentences {steps['allocation']['monolingual_sentences']:,}")
     disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     return {"rows_per_corpus": rows, "rows": total, "generated": generated, "disk_bytes": disk, "steps": steps}
 
@@ -626,8 +653,7 @@ def run_size(root: Path, rows: int, corpora: list[str], pairs: tuple[LanguagePai
 def print_table(sizes: list[dict]) -> None:
     print("\n| input rows | step | seconds | peak MiB | rows/s | peak B/row |\n|---:|---|---:|---:|---:|---:|")
     for size in sizes:
-        for step in STEPS:
-            s = size["steps"][step]
+        for step, s in size["steps"].items():
             print(f"| {size['rows']:,} | {step} | {s['seconds']:.1f} | {s['peak_bytes'] / 2**20:,.0f} "
                   f"| {size['rows'] / s['seconds']:,.0f} | {s['peak_bytes'] / size['rows']:,.0f} |")
 
@@ -638,7 +664,7 @@ def report(sizes: list[dict], corpora: list[str], pairs: tuple[LanguagePair, ...
     print_table(sizes)
     result: dict = {
         "settings": {"rows_per_corpus": [s["rows_per_corpus"] for s in sizes], "corpora": corpora,
-                     "pairs": [p.key for p in pairs], "vocab_size": args.vocab_size,
+                     "pairs": [p.key for p in pairs], "steps": args.steps, "vocab_size": args.vocab_size,
                      "sample_sentences": args.sample_sentences, "seed": args.seed, "cores": os.cpu_count()},
         "sizes": sizes,
     }
@@ -713,6 +739,9 @@ def main() -> None:
     parser.add_argument("--cleaning-partition", default="",
                         help="also clean one partition at these sizes (comma-separated rows): how one cleaning "
                              "process grows with its partition once its batches are full")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help="the steps to time (comma-separated); without cleaning the generated bitexts stand in "
+                             "for the cleaned ones, and the tokenizer needs the allocation")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the results there")
     parser.add_argument("--keep", type=Path,
@@ -723,6 +752,12 @@ def main() -> None:
         print(json.dumps(run_step(args.step[0], Path(args.step[1]), *args.step[2:])))
         return
     sizes = sorted({int(s) for s in args.rows.split(",")})
+    wanted = set(args.steps.split(","))
+    if wanted - set(STEPS) or not wanted or ("tokenizer" in wanted and "allocation" not in wanted):
+        parser.error(f"--steps {args.steps}: a choice among {', '.join(STEPS)}, the tokenizer with the allocation")
+    args.steps = [step for step in STEPS if step in wanted]
+    if args.tokenizer_caps and "tokenizer" not in args.steps:
+        parser.error("--tokenizer-caps needs the tokenizer among --steps")
     corpora = list(CORPORA) if args.corpus == "both" else [args.corpus]
     pairs = PAIR_SETS[args.pairs]
     work = args.keep or Path(tempfile.mkdtemp(prefix="xrep-scale-"))

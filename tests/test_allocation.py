@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xrep_assets.corpora.allocation import (
     ALLOCATED_SCHEMA,
@@ -16,6 +19,7 @@ from xrep_assets.corpora.allocation import (
     AllocationParams,
     forbidden_keys,
     overlap,
+    rows_without_reuse,
     seeded_hash,
     sentence_key,
     unit_order,
@@ -240,6 +244,30 @@ def test_sentence_rule_equals_the_sequential_walk_in_seeded_order():
     assert got == expected
     assert allocation.rounds >= 2
     assert_invariants(allocation)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 14), st.integers(0, 5), st.integers(0, 5)), max_size=60),
+    slice_size=st.sampled_from([1, 2, 3, 7, 1 << 20]),
+)
+def test_the_rounds_keep_what_the_sequential_walk_keeps_in_slices_of_any_size(rows, slice_size):
+    # Rows in priority order: (pair, key_1, key_2) with few distinct keys, so that sentences meet
+    # across pairs and languages; equal numbers in two languages are different sentences.
+    pairs = [pair.key for pair in LANGUAGE_PAIRS]
+    pair = np.array([r[0] for r in rows], dtype=np.uint8)
+    key_1, key_2 = (np.array([r[side] for r in rows], dtype=np.uint64) for side in (1, 2))
+    kept, _ = rows_without_reuse(pair, key_1, key_2, pairs, slice_size)
+    owner: dict[tuple[str, int], int] = {}
+    expected = []
+    for index, k1, k2 in rows:
+        p = LANGUAGE_PAIRS[index]
+        sentences = ((p.l1, k1), (p.l2, k2))
+        keep = all(owner.get(s, index) == index for s in sentences)
+        if keep:
+            owner.update((s, index) for s in sentences)
+        expected.append(keep)
+    assert kept.tolist() == expected
 
 
 # --------------------------------------------------------------------------------------------------

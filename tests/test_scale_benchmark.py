@@ -67,3 +67,26 @@ def test_table_exponents_extrapolation_and_targets_are_reported(tiny_run):
     names = [check["name"] for check in result["targets"]]
     assert "allocation marginal peak bytes per input row" in names and "tokenizer memory exponent" in names
     assert stdout.count("-> PASS") + stdout.count("-> FAIL") == len(result["targets"])
+
+
+def test_without_cleaning_the_generated_bitexts_stand_in_for_the_cleaned_ones(tmp_path):
+    out = tmp_path / "scale.json"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--rows", ",".join(map(str, SIZES)), "--corpus", "unpc", "--pairs", "english",
+         "--steps", "allocation", "--json", str(out)],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["settings"]["steps"] == ["allocation"]
+    for size in result["sizes"]:
+        assert list(size["steps"]) == ["allocation"] and size["steps"]["allocation"]["train_rows"] > 0
+    assert list(result["fits"]) == list(result["extrapolation"]) == ["allocation"]
+    assert [check["name"] for check in result["targets"]][1:] == [
+        "allocation time exponent", "allocation marginal peak bytes per input row"]
+
+
+def test_the_tokenizer_alone_is_refused():
+    done = subprocess.run([sys.executable, str(SCRIPT), "--steps", "tokenizer"],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 2 and "the tokenizer with the allocation" in done.stderr

@@ -69,9 +69,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import chain, groupby
 
 import numpy as np
 import polars as pl
@@ -99,6 +99,7 @@ BLOCK_BIT = 1 << 63  # block units' codes have it; movies' hashes (shifted right
 MOVIE_SEED = 0x6D6F766965
 NO_RIVAL = np.iinfo(np.uint32).max  # a priority no row has
 NO_OWNER = 255  # a pair index no pair has (at most 255 pairs)
+ENTRY_SLICE = 1 << 20  # step 2's entries per slice of a round: what bounds a round's working arrays
 # Per-language seeds of the sentence keys' hashes: one language's key never meets another's.
 LANGUAGE_SEEDS: dict[str, int] = {lang: 0x6B6579 + i for i, lang in enumerate(sorted(LANGUAGES))}
 FORBIDDEN_SCHEMA: dict[str, pl.DataType] = {"lang": pl.String(), "key": pl.String()}
@@ -275,11 +276,22 @@ def decide(
         rows = rows.filter(~given)
         del given
 
-    # 2. sentences used by several pairs
-    rows = rows.sort(UNIT, "pair", "pos").with_row_index("priority")
-    kept, rounds = rows_without_reuse(rows)
-    count_into(stats, pairs, rows.filter(~kept), "rows_sentence_reused")
-    rows = rows.filter(kept)
+    # 2. sentences used by several pairs. From here the rows are numpy columns in seeded order, the
+    # index being the priority: they are in (pair, pos) order, so a stable sort by unit gives (unit,
+    # pair, pos); one column is copied at a time, not the frame.
+    columns = {}
+    for name in WORK_SCHEMA:
+        columns[name] = rows.get_column(name).to_numpy()
+        rows = rows.drop(name)
+    order = np.argsort(columns[UNIT], kind="stable")
+    for name in columns:
+        columns[name] = columns[name][order]
+    del order
+    kept, rounds = rows_without_reuse(columns["pair"], columns["key_1"], columns["key_2"], pairs)
+    count_into(stats, pairs, pl.DataFrame({"pair": columns["pair"][~kept], UNIT: columns[UNIT][~kept]}), "rows_sentence_reused")
+    rows = pl.DataFrame({"priority": np.flatnonzero(kept).astype(np.uint32)})
+    for name in list(columns):
+        rows = rows.with_columns(pl.Series(name, columns.pop(name)[kept]))
     del kept
     count_into(stats, pairs, rows, None, "units_allocated")
 
@@ -429,55 +441,115 @@ def owners_of_shared_units(rows: pl.DataFrame, units: pl.DataFrame, pairs: Seque
     return pl.DataFrame(owners, schema={UNIT: pl.UInt32(), "owner": pl.UInt8()}, orient="row")
 
 
-def rows_without_reuse(rows: pl.DataFrame) -> tuple[np.ndarray, int]:
-    """Which rows step 2 keeps (a mask over ``rows``), and the number of rounds it took.
+def rows_without_reuse(
+    pair: np.ndarray, key_1: np.ndarray, key_2: np.ndarray, pairs: Sequence[str], slice_size: int = ENTRY_SLICE
+) -> tuple[np.ndarray, int]:
+    """Which rows step 2 keeps (a mask over the rows, which are in seeded order: a row's index is its
+    priority), and the number of rounds it took.
 
-    ``rows`` carries ``priority`` (the seeded order: its row index), ``pair`` and the sentence keys
-    (which already tell the languages apart). Only sentences that occur in several pairs take part,
-    as *entries* (one per row side) sorted by (sentence, priority), in numpy arrays of 13 bytes each;
-    rows without one are kept outright. Each round keeps the rows none of whose entries has a better
+    Only sentences that occur in several pairs take part, as *entries* (``sentence_entries``); rows
+    without one are kept outright. Each round keeps the rows none of whose entries has a better
     (lower) priority in another pair of its sentence, then drops the rows of other pairs that share a
-    sentence with a kept one.
+    sentence with a kept one. A round goes through the entries in slices of whole sentences of one
+    language (``slice_size`` entries or so), so that beyond the entries and three flags per row its
+    memory is bounded.
     """
-    n = rows.height
-    key = np.concatenate([rows.get_column(key_col).to_numpy() for key_col, _ in KEY_SIDES])
-    order = np.lexsort((np.tile(np.arange(n, dtype=np.uint32), 2), key))
-    key = key[order]
-    prio = np.tile(rows.get_column("priority").to_numpy().astype(np.uint32), 2)[order]
-    pair = np.tile(rows.get_column("pair").to_numpy(), 2)[order]
-    del order
-    # Sentences of several pairs: a pair differing from the first one of the sentence.
-    starts = group_starts(key)
-    several = np.maximum.reduceat(pair, starts) != np.minimum.reduceat(pair, starts)
-    alive = np.repeat(several, np.diff(np.append(starts, key.size)))
-    key, prio, pair = key[alive], prio[alive], pair[alive]
+    n = pair.size
+    key, prio, owner, blocks = sentence_entries(pair, (key_1, key_2), pairs)
     kept = np.ones(n, dtype=bool)
-    kept[prio] = False  # decided in the rounds
+    for lo, hi in blocks:
+        kept[prio[lo:hi]] = False  # decided in the rounds
     decided = np.zeros(n, dtype=bool)
+    beaten = np.zeros(n, dtype=bool)
     rounds = 0
-    while key.size:
+    while any(hi > lo for lo, hi in blocks):
         rounds += 1
-        starts = group_starts(key)
-        group = np.zeros(key.size, dtype=np.int32)
-        group[starts[1:]] = 1
-        group = np.cumsum(group, dtype=np.int32)  # each entry's sentence, 0 ..
-        best_pair, best = pair[starts], prio[starts]  # entries are sorted by priority within a sentence
-        others = np.where(pair != best_pair[group], prio, NO_RIVAL)
-        second = np.minimum.reduceat(others, starts)
-        rival = np.where(pair == best_pair[group], second[group], best[group])
-        beaten = np.zeros(n, dtype=bool)
-        beaten[prio[prio >= rival]] = True
-        winning = ~beaten[prio]
-        kept[prio[winning]] = True
-        # A sentence with a winning entry is owned by that entry's pair (only one pair can win it).
-        owned = np.maximum.reduceat(winning, starts)
-        owner = np.maximum.reduceat(np.where(winning, pair.astype(np.int16), -1), starts)
-        losing = owned[group] & (pair != owner[group])
-        decided[prio[winning]] = True
-        decided[prio[losing]] = True
-        alive = ~decided[prio]
-        key, prio, pair = key[alive], prio[alive], pair[alive]
+        beaten[:] = False
+        slices = [list(sentence_slices(key, lo, hi, slice_size)) for lo, hi in blocks]
+        for lo, hi in chain.from_iterable(slices):  # a row is beaten by a better entry of another pair
+            k, p, q = key[lo:hi], prio[lo:hi], owner[lo:hi]
+            starts, lengths = group_runs(k)
+            best_pair = np.repeat(q[starts], lengths)  # entries are sorted by priority within a sentence
+            best = np.repeat(p[starts], lengths)
+            second = np.repeat(np.minimum.reduceat(np.where(q != best_pair, p, NO_RIVAL), starts), lengths)
+            rival = np.where(q == best_pair, second, best)
+            beaten[p[p >= rival]] = True
+        for lo, hi in chain.from_iterable(slices):  # unbeaten rows are kept; their sentences' other pairs lose
+            k, p, q = key[lo:hi], prio[lo:hi], owner[lo:hi]
+            starts, lengths = group_runs(k)
+            winning = ~beaten[p]
+            kept[p[winning]] = True
+            # A sentence with a winning entry is owned by that entry's pair (only one pair can win it).
+            owned = np.repeat(np.maximum.reduceat(winning, starts), lengths)
+            winner = np.repeat(np.maximum.reduceat(np.where(winning, q.astype(np.int16), -1), starts), lengths)
+            decided[p[winning]] = True
+            decided[p[owned & (q != winner)]] = True
+        alive, blocks = 0, []  # the undecided entries move to the front, slice by slice, in place
+        for language_slices in slices:
+            start = alive
+            for lo, hi in language_slices:
+                undecided = ~decided[prio[lo:hi]]
+                m = int(undecided.sum())
+                for column in (key, prio, owner):
+                    column[alive:alive + m] = column[lo:hi][undecided]
+                alive += m
+            blocks.append((start, alive))
     return kept, rounds
+
+
+def sentence_entries(
+    pair: np.ndarray, keys: tuple[np.ndarray, np.ndarray], pairs: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Step 2's entries: one per row side whose sentence occurs in several pairs, as ``key``,
+    ``prio`` (the row's index) and ``owner`` (its pair), 13 bytes each, in one block per language
+    (the ``(lo, hi)`` returned), sorted by (sentence, priority) within it. A key only meets keys of
+    its own language, so the sort works one language at a time: its working memory is a language's
+    share of the rows, not twice the rows."""
+    languages = [(LanguagePair.parse(key).l1, LanguagePair.parse(key).l2) for key in pairs]
+    # written from the front; the pages past the last entry are never touched
+    key = np.empty(2 * pair.size, dtype=np.uint64)
+    prio = np.empty(2 * pair.size, dtype=np.uint32)
+    owner = np.empty(2 * pair.size, dtype=np.uint8)
+    blocks, filled = [], 0
+    for lang in sorted({lang for both in languages for lang in both}):
+        side_of_pair = np.array([both.index(lang) + 1 if lang in both else 0 for both in languages], dtype=np.uint8)
+        side = side_of_pair[pair]
+        rows = np.flatnonzero(side)
+        first = side[rows] == 1
+        del side
+        k = keys[1][rows]
+        k[first] = keys[0][rows[first]]
+        del first
+        order = np.argsort(k, kind="stable")  # rows are in priority order: ties stay in it
+        k, rows = k[order], rows[order]
+        del order
+        q = pair[rows]
+        starts, lengths = group_runs(k)
+        several = np.repeat(np.maximum.reduceat(q, starts) != np.minimum.reduceat(q, starts), lengths)
+        m = int(several.sum())
+        key[filled:filled + m], prio[filled:filled + m], owner[filled:filled + m] = k[several], rows[several], q[several]
+        blocks.append((filled, filled + m))
+        filled += m
+    return key, prio, owner, blocks
+
+
+def sentence_slices(key: np.ndarray, lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
+    """``key[lo:hi]`` (sorted) in slices of about ``size`` entries that never cut a run of equal keys."""
+    while lo < hi:
+        end = min(lo + size, hi)
+        window = 1024
+        while end < hi and key[end] == key[end - 1]:  # on to the end of the run at the slice's end
+            different = np.flatnonzero(key[end:min(end + window, hi)] != key[end - 1])
+            end = end + int(different[0]) if different.size else min(end + window, hi)
+            window *= 2
+        yield lo, end
+        lo = end
+
+
+def group_runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values begins in a sorted array, and its length."""
+    starts = group_starts(sorted_keys)
+    return starts, np.diff(np.append(starts, sorted_keys.size))
 
 
 def group_starts(sorted_keys: np.ndarray) -> np.ndarray:

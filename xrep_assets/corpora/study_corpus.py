@@ -136,18 +136,20 @@ def parquet_batches(path: Path) -> Iterator[pl.DataFrame]:
 
 def gather(path: Path, decisions: Decisions, pair: str) -> dict[str, pl.DataFrame]:
     """One pair's allocated rows of one corpus, per split in seeded order, in ``STUDY_BITEXT_SCHEMA``:
-    one pass over its cleaned file, keeping the chosen positions of each batch."""
+    one pass over its cleaned file, keeping the chosen positions of each batch. Arrow's ``take``
+    copies the chosen texts out of each batch (polars' would keep views into every batch's buffers,
+    so the pair's whole file would stay in memory)."""
     chosen = pl.concat([
         decisions.selected(split, pair).with_columns(pl.lit(split).alias("split"), pl.int_range(pl.len()).alias("rank"))
         for split in SPLITS
     ]).sort("pos")
     positions = chosen.get_column("pos").to_numpy()
     pieces, offset = [], 0
-    for batch in parquet_batches(path):
-        low, high = np.searchsorted(positions, [offset, offset + batch.height])
-        pieces.append(batch[positions[low:high] - offset])
-        offset += batch.height
-    rows = pl.concat([pl.DataFrame(schema=BITEXT_SCHEMA), *pieces]).with_columns(
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS, columns=list(BITEXT_SCHEMA)):
+        low, high = np.searchsorted(positions, [offset, offset + batch.num_rows])
+        pieces.append(batch.take(positions[low:high] - offset))
+        offset += batch.num_rows
+    rows = pl.concat([pl.DataFrame(schema=BITEXT_SCHEMA), *(pl.DataFrame(pl.from_arrow(p)) for p in pieces)]).with_columns(
         chosen.get_column(UNIT), chosen.get_column("split"), chosen.get_column("rank"),
         pl.lit(decisions.corpus).alias("corpus"),
     )
