@@ -105,6 +105,10 @@ def test_a_pair_missing_from_the_mirror_names_the_file(tmp_path):
         )
 
 
+# A short MLM run: the tests below read its files and metadata, not how well it learned.
+MLM_STEPS = 10
+
+
 @pytest.fixture(scope="module")
 def trained_study(tmp_path_factory):
     """Corpora, tokenizer and a short MLM run on the shipped fixtures, shared by the tests below."""
@@ -121,7 +125,7 @@ def trained_study(tmp_path_factory):
     instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mlm"])
     trained = dg.materialize(
         [checkpoint], resources=resources, partition_key="mlm", instance=instance,
-        run_config={"ops": {"checkpoint": {"config": {"steps": 30}}}},
+        run_config={"ops": {"checkpoint": {"config": {"steps": MLM_STEPS}}}},
     )
     return root, resources, instance, tokenizer, trained, allocated
 
@@ -178,7 +182,7 @@ def test_checkpoint_is_a_hugging_face_directory_with_its_record(trained_study):
     assert (record.family, record.lang_codes, record.source_marker) == ("bert", "iso", False)
     assert meta["threads"] == PROFILES["tiny"].threads
     # Reported by the worker through dagster-pipes, then the asset adds the plot.
-    assert meta["steps"] == 30 and meta["resumed_from_step"] == 0 and meta["tokens_per_second"] > 0
+    assert meta["steps"] == MLM_STEPS and meta["resumed_from_step"] == 0 and meta["tokens_per_second"] > 0
     assert meta["loss_curve"].startswith("![loss curve](data:image/png;base64,")
     # the curve's last and lowest points, and the parameters, as numbers the UI charts
     losses = [loss for _, loss in json.loads((directory / TRAINING_LOG).read_text())["losses"]]
@@ -236,7 +240,10 @@ def _mlm_head_only(directory) -> int:
     )
 
 
-PROBE_ONLY = {"ops": {"task_scores": {"config": {"protocol": "probe"}}}}
+# Short scoring (two epochs on 64 English training examples): the tests check which rows, files and
+# metadata a score partition gets, which the settings table's epochs only make slower to come.
+SHORT_SCORING = {"max_epochs": 2, "max_train_examples": 64}
+PROBE_ONLY = {"ops": {"task_scores": {"config": {"protocol": "probe", **SHORT_SCORING}}}}
 
 
 @pytest.mark.parametrize("task", ["XNLI", "NER"])
@@ -264,7 +271,8 @@ def test_warehouse_and_comparison_hold_the_score_files_numbers(trained_study):
     root, resources, instance, _, _, _ = trained_study
     """Both protocols of the tiny profile: one file each, both in the warehouse, one comparison row each."""
     result = dg.materialize(
-        [task_scores, warehouse_scores], resources=resources, partition_key=score_key("mlm", "PAWS-X"), instance=instance
+        [task_scores, warehouse_scores], resources=resources, partition_key=score_key("mlm", "PAWS-X"), instance=instance,
+        run_config={"ops": {"task_scores": {"config": SHORT_SCORING}}},
     )
     dg.materialize([cross_lingual_comparison], resources=resources, instance=instance)
     table = resources["warehouse"].query("SELECT * FROM comparison")

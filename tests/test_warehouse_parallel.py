@@ -1,9 +1,11 @@
-"""8 score partitions loaded into the warehouse by 8 runs launched at once, each in its own process
+"""3 score partitions loaded into the warehouse by 3 runs launched at once, each in its own process
 (as a run launcher starts them) under the multiprocess executor, on an instance configured with
 xrep's dagster.yaml: the warehouse pool admits one writer at a time, so no step meets DuckDB's file
-lock and the warehouse ends with exactly the 8 partitions' rows.
+lock and the warehouse ends with exactly the 3 partitions' rows. Three runs are enough for the
+claim (several queued writers, each admitted after the one before is done); every further run
+only adds its Dagster imports to the test's time.
 
-The test holds the pool's one slot while the runs start, so that all 8 queue in the pool. Dagster's
+The test holds the pool's one slot while the runs start, so that all 3 queue in the pool. Dagster's
 SQLite storage hands out a free slot without a row lock (`has_unassigned_slots`, then
 `add_pending_step`), so two runs claiming at the very same instant can both be admitted; queued
 runs are then admitted one per freed slot. The resource's wait on DuckDB's lock (`lock_timeout_s`,
@@ -33,7 +35,9 @@ from xrep_assets.study import TASK_KEYS, TASKS
 from xrep_assets.warehouse.assets import WAREHOUSE_POOL, warehouse_scores
 from xrep_assets.warehouse.resources import DuckDBWarehouse
 
-# Eight step processes import Dagster one after the other inside the pool: minutes on a busy machine.
+# Three of the catalog's tasks: one score partition and one run each.
+RUN_TASKS = TASK_KEYS[:3]
+# The step processes import Dagster one after the other inside the pool: minutes on a busy machine.
 ALL_RUNS_TIMEOUT_S = 540
 HOLDER = ("test-holds-the-slot", "hold")  # run id, step key
 
@@ -81,19 +85,19 @@ def queued_runs(instance: dg.DagsterInstance) -> set[str]:
 
 
 def launch_runs(tmp_path: Path, home: Path, run_config: dict, instance: dg.DagsterInstance) -> list[str]:
-    """Starts one process per task at once, lets them go once all 8 queue in the pool, and waits for
+    """Starts one process per task at once, lets them go once all 3 queue in the pool, and waits for
     all; each in its own session so that a stuck run (and its step process) is killed whole."""
-    logs = {task: tmp_path / f"run-{task}.log" for task in TASK_KEYS}
+    logs = {task: tmp_path / f"run-{task}.log" for task in RUN_TASKS}
     processes = {
         task: subprocess.Popen(
             [sys.executable, __file__, str(home), task, json.dumps(run_config)],
             stdout=subprocess.PIPE, stderr=logs[task].open("w"), text=True, start_new_session=True,
         )
-        for task in TASK_KEYS
+        for task in RUN_TASKS
     }
     deadline = time.monotonic() + ALL_RUNS_TIMEOUT_S
     try:
-        while len(queued_runs(instance)) < len(TASK_KEYS) and time.monotonic() < deadline:
+        while len(queued_runs(instance)) < len(RUN_TASKS) and time.monotonic() < deadline:
             time.sleep(0.5)
         instance.event_log_storage.free_concurrency_slot_for_step(*HOLDER)
         outputs = {task: p.communicate(timeout=max(1.0, deadline - time.monotonic()))[0] for task, p in processes.items()}
@@ -103,7 +107,7 @@ def launch_runs(tmp_path: Path, home: Path, run_config: dict, instance: dg.Dagst
                 os.killpg(p.pid, signal.SIGKILL)
     failed = {task: logs[task].read_text()[-3000:] for task, p in processes.items() if p.returncode != 0}
     assert not failed, failed
-    return [outputs[task].strip().splitlines()[-1] for task in TASK_KEYS]
+    return [outputs[task].strip().splitlines()[-1] for task in RUN_TASKS]
 
 
 def test_parallel_runs_take_turns_in_the_warehouse_pool(tmp_path):
@@ -113,7 +117,7 @@ def test_parallel_runs_take_turns_in_the_warehouse_pool(tmp_path):
     instance = dg.DagsterInstance.from_config(str(home))
     instance.add_dynamic_partitions(CHECKPOINTS_PARTITION_NAME, ["mlm"])
 
-    expected = pl.concat([partition_rows(i, task) for i, task in enumerate(TASK_KEYS)])
+    expected = pl.concat([partition_rows(i, task) for i, task in enumerate(RUN_TASKS)])
     for (task,), rows in expected.group_by("task"):
         path = tmp_path.joinpath("artifacts", *score_parts("mlm", task, "probe"))
         path.parent.mkdir(parents=True, exist_ok=True)
