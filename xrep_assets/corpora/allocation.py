@@ -1,10 +1,12 @@
-"""The study's allocation of one corpus's cleaned bitexts to language pairs and splits, in polars.
+"""The study's allocation of one corpus's cleaned bitexts to language pairs and splits, in polars
+and numpy.
 
 ``decide`` reads the cleaned bitext of every language pair of one corpus, batch by batch, and
 returns ``Decisions``: per pair, which rows go to training and to validation, in which order, and
 counts of what each step did. It holds no text: per input row the pair, the row's position, its
-unit and two 64-bit sentence-key hashes (``WORK_SCHEMA``, 29 bytes), so its memory grows by well
-under 100 bytes per input row (``benchmarks/scale.py``); ``study_corpus.py`` then gathers the texts
+unit and two 64-bit sentence-key hashes (``WORK_SCHEMA``, 29 bytes), and in step 2 an entry of 13
+bytes per row side; its steps copy one column at a time, never the frame, so the allocation's peak
+grows by ~60 bytes per input row (``benchmarks/scale.py``); ``study_corpus.py`` then gathers the texts
 pair by pair into ``ALLOCATED_SCHEMA`` frames (``BITEXT_SCHEMA`` plus the row's ``unit``; the tests'
 ``allocate`` does it for frames in memory). ``monolingual_firsts`` derives
 which sentences make the LM objectives' text; ``overlap`` is what the validation check counts (the
@@ -222,7 +224,7 @@ def decide(
 ) -> Decisions:
     """The allocation's decisions for one corpus, given each pair's bitext as ``BITEXT_SCHEMA``
     batches in file order (a parquet file read batch by batch): only ``WORK_SCHEMA`` rows are held,
-    29 bytes per input row, never the texts."""
+    29 bytes per input row, never the texts (step 2 adds its entries, ``sentence_entries``)."""
     corpus = resolve_corpus(corpus)
     if params.block_size < 1:
         raise AllocationError(f"block_size must be at least 1, got {params.block_size}")

@@ -2,9 +2,9 @@
 per-pair bitext (train / validation, both corpora together) and per-language monolingual training
 text; `build_study_corpus` is what the allocation worker runs for an `AllocateSpec`.
 
-Bounded memory: the decisions hold no text (`allocation.decide`, ~40 bytes per input row); the texts
-are then gathered pair by pair, one pass over each cleaned file, so at most one pair's allocated rows
-(both corpora) are in memory while they are written.
+Bounded memory: the decisions hold no text (`allocation.decide`); the texts are then gathered pair by
+pair, one pass over each cleaned file, so at most one pair's allocated rows (both corpora) are in
+memory while they are written. ~60 bytes per input row at the peak (`benchmarks/scale.py`).
 """
 
 from __future__ import annotations

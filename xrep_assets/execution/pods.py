@@ -57,9 +57,10 @@ class StepResources:
 # so a cluster without GPUs can smoke-test the deployment.
 STEP_RESOURCES: dict[str, dict[str, StepResources]] = {
     "paper": {
-        # The allocation: ~85 B per input row held (benchmarks/scale.py), 62 GiB extrapolated to the
-        # study's 750M rows; the rest is margin for real corpora (more units, longer texts gathered).
-        ALLOCATE_WORKER: StepResources(gpus=0, cpu="8", memory="96Gi", shm_size="1Gi"),
+        # The allocation: ~60 B per input row at its peak (benchmarks/scale.py), ~21 GiB extrapolated
+        # to one corpus of 375M rows; both corpora's peaks summed (an upper bound: the worker keeps
+        # only a decided corpus's decisions) and half again for real corpora (more units, longer texts).
+        ALLOCATE_WORKER: StepResources(gpus=0, cpu="8", memory="64Gi", shm_size="1Gi"),
         # One checkpoint's analyses: the encoder on one GPU; the vectors of every layer of 7 x 1,000
         # PUD sentences and 5 x 1,000 held-out pairs (XLM-R large: 25 x 17,000 x 1,024 floats, 1.7 GB).
         ANALYZE_WORKER: StepResources(gpus=1, cpu="8", memory="32Gi", shm_size="1Gi"),
