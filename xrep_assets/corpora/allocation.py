@@ -550,15 +550,8 @@ def sentence_slices(key: np.ndarray, lo: int, hi: int, size: int) -> Iterator[tu
 
 def group_runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each run of equal values begins in a sorted array, and its length."""
-    starts = group_starts(sorted_keys)
+    starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])) if sorted_keys.size else np.zeros(0, np.int64)
     return starts, np.diff(np.append(starts, sorted_keys.size))
-
-
-def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """Where each run of equal values begins in a sorted array."""
-    if not sorted_keys.size:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
 
 
 def validation_units(rows: pl.DataFrame, params: AllocationParams) -> pl.DataFrame:
